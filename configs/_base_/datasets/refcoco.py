@@ -1,0 +1,59 @@
+# RefCOCO (UNC splits) in the refer toolkit's files over COCO train2014.
+dataset_type = 'RefCocoDataset'
+data_root = 'data'
+ann_file = 'refcoco/refs(unc).p'
+instances_file = 'refcoco/instances.json'
+img_prefix = 'coco/train2014'
+image_size = 416
+context_length = 22
+meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
+             'scale_factor', 'flip', 'flip_direction', 'text', 'token_ids',
+             'token_mask', 'ref_id', 'sent_id')
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferringMask'),
+    dict(type='PickExpression'),
+    # Horizontal flips swap left/right in the text; off, as in the field.
+    dict(type='RandomFlipReferring', prob=0.0, direction='horizontal'),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
+    dict(type='TokenizeExpression', context_length=context_length),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
+    dict(type='LoadReferringMask'),
+    dict(type='PickExpression'),
+    dict(type='TokenizeExpression', context_length=context_length),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file=ann_file,
+        instances_file=instances_file,
+        data_prefix=dict(img_path=img_prefix),
+        split='train',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file=ann_file,
+        instances_file=instances_file,
+        data_prefix=dict(img_path=img_prefix),
+        split='val',
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='RefSegMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,65 @@
+# Synthetic referring scenes, generated under data_root on first use.
+dataset_type = 'SyntheticReferringDataset'
+data_root = 'data/synthetic'
+image_size = 96
+context_length = 16
+meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
+             'scale_factor', 'flip', 'flip_direction', 'text', 'token_ids',
+             'token_mask', 'ref_id', 'sent_id')
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferringMask'),
+    dict(type='PickExpression'),
+    dict(type='RandomFlipReferring', prob=0.5, direction='horizontal'),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
+    dict(type='TokenizeExpression', context_length=context_length),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
+    dict(type='LoadReferringMask'),
+    dict(type='PickExpression'),
+    dict(type='TokenizeExpression', context_length=context_length),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
+]
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='train',
+        num_samples=4000,
+        image_size=image_size,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='val',
+        num_samples=200,
+        image_size=image_size,
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        split='test',
+        num_samples=200,
+        image_size=image_size,
+        test_mode=True,
+        pipeline=test_pipeline))
+val_evaluator = dict(type='RefSegMetric')
+test_evaluator = val_evaluator

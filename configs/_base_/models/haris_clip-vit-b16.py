@@ -1,0 +1,51 @@
+# HARIS with CLIP ViT-B/16 (vision + text) and LoRA adapters.
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    # CLIP's normalisation, on 0-255 pixels.
+    mean=[122.771, 116.746, 104.094],
+    std=[68.501, 66.632, 70.323],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255,
+    size=(416, 416))
+model = dict(
+    type='ReferringSegmentor',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='HFCLIPBackbone',
+        # hub id or local directory saved with save_pretrained
+        pretrained='openai/clip-vit-base-patch16',
+        out_indices=(4, 8, 12),
+        frozen=True,
+        peft_cfg=dict(
+            peft_type='LORA',
+            r=8,
+            lora_alpha=16,
+            lora_dropout=0.1,
+            target_modules=['q_proj', 'k_proj', 'v_proj', 'out_proj'])),
+    neck=dict(
+        type='HLANeck',
+        in_channels=[768, 768, 768],
+        text_channels=512,
+        dim=256,
+        num_heads=8,
+        feedback=True,
+        vwa=True),
+    decode_head=dict(
+        type='QueryDecodeHead',
+        in_channels=256,
+        channels=256,
+        num_levels=3,
+        num_upsample=2,
+        num_layers=3,
+        num_heads=8,
+        aux_loss=False,
+        threshold=0.5,
+        dropout_ratio=0.0,
+        loss_decode=[
+            dict(type='BinaryFocalLoss', alpha=0.25, gamma=2.0,
+                 loss_weight=20.0),
+            dict(type='BinaryDiceLoss', loss_weight=1.0),
+        ]),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))

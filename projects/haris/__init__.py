@@ -1,0 +1,11 @@
+"""HARIS: Human-Like Attention for Referring Image Segmentation.
+
+Importing this package registers every component in mmseg's registries.
+"""
+from .datasets import *  # noqa: F401,F403
+from .evaluation import *  # noqa: F401,F403
+from .models import *  # noqa: F401,F403
+from .visualization import *  # noqa: F401,F403
+from .utils import allow_mmengine_checkpoints
+
+allow_mmengine_checkpoints()

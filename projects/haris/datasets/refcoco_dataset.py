@@ -1,0 +1,80 @@
+"""RefCOCO, RefCOCO+ and G-Ref in the refer toolkit's own files."""
+import json
+import os.path as osp
+import pickle
+from typing import List
+
+from mmseg.registry import DATASETS
+from .referring_dataset import ReferringDataset
+
+PREPARE = 'see docs/dataset_prepare.md'
+
+
+@DATASETS.register_module()
+class RefCocoDataset(ReferringDataset):
+    """RefCOCO / RefCOCO+ (``refs(unc).p``), G-Ref (``refs(umd).p``,
+    ``refs(google).p``) over COCO train2014.
+
+    Reads the pickled refs list and COCO ``instances.json`` directly; masks
+    are the referred annotation's polygons or RLE (decoded by pycocotools in
+    ``LoadReferringMask``).
+
+    Args:
+        data_root (str): Root that the paths below are relative to,
+            e.g. 'data'.
+        ann_file (str): The refs pickle, e.g. 'refcoco/refs(unc).p'.
+        instances_file (str): COCO instances json, e.g.
+            'refcoco/instances.json'.
+        data_prefix (dict): ``img_path``: the train2014 image folder, e.g.
+            'coco/train2014'.
+        split (str): A split present in the refs file (train, val, testA,
+            testB, test).
+        sentence_key (str): 'sent' (the toolkit's cleaned text) or 'raw'.
+            Defaults to 'sent'.
+        **kwargs: ``ReferringDataset`` arguments.
+    """
+
+    def __init__(self,
+                 split: str,
+                 ann_file: str,
+                 instances_file: str,
+                 sentence_key: str = 'sent',
+                 **kwargs) -> None:
+        self.split = split
+        self.instances_file = instances_file
+        self.sentence_key = sentence_key
+        super().__init__(ann_file=ann_file, **kwargs)
+
+    def load_refs(self) -> List[dict]:
+        instances_file = osp.join(self.data_root, self.instances_file)
+        for path in (self.ann_file, instances_file):
+            if not osp.isfile(path):
+                raise FileNotFoundError(f'{path} not found; {PREPARE}.')
+        with open(self.ann_file, 'rb') as f:
+            refs = pickle.load(f)
+        with open(instances_file) as f:
+            instances = json.load(f)
+        splits = sorted({r['split'] for r in refs})
+        if self.split not in splits:
+            raise ValueError(f'Split {self.split!r} is not in '
+                             f'{self.ann_file}; it has {splits}.')
+        images = {img['id']: img for img in instances['images']}
+        anns = {ann['id']: ann for ann in instances['annotations']}
+        img_dir = self.data_prefix.get('img_path', '')
+        out = []
+        for ref in refs:
+            if ref['split'] != self.split:
+                continue
+            image = images[ref['image_id']]
+            ann = anns[ref['ann_id']]
+            out.append(
+                dict(
+                    img_path=osp.join(img_dir, image['file_name']),
+                    sentences=[s[self.sentence_key]
+                               for s in ref['sentences']],
+                    ref_id=ref['ref_id'],
+                    mask_ann=dict(
+                        type='coco',
+                        segmentation=ann['segmentation'],
+                        source=f'ann {ann["id"]}')))
+        return out

@@ -1,0 +1,51 @@
+"""Base class of all referring datasets."""
+from typing import List
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+
+class ReferringDataset(BaseDataset):
+    """A dataset of refs: one image region and its expressions.
+
+    Subclasses implement :meth:`load_refs`, returning one dict per ref with
+    at least ``img_path`` (or another image source), ``sentences`` (list of
+    str), ``ref_id`` and a mask annotation ``mask_ann``. In training each
+    ref is one sample and ``PickExpression`` draws one of its sentences
+    every time the sample is drawn. For evaluation (``test_mode=True``, or
+    ``expand_sentences=True``) every sentence of every ref is one sample.
+
+    Args:
+        expand_sentences (bool, optional): One sample per sentence.
+            Defaults to ``test_mode``.
+        **kwargs: ``mmengine.dataset.BaseDataset`` arguments.
+    """
+
+    METAINFO = dict(classes=('background', 'referent'),
+                    palette=[[0, 0, 0], [255, 64, 64]])
+
+    def __init__(self, *args, expand_sentences=None, **kwargs) -> None:
+        self.expand_sentences = expand_sentences
+        super().__init__(*args, **kwargs)
+
+    def load_refs(self) -> List[dict]:
+        raise NotImplementedError
+
+    def load_data_list(self) -> List[dict]:
+        refs = self.load_refs()
+        expand = self.test_mode if self.expand_sentences is None \
+            else self.expand_sentences
+        num_sentences = sum(len(r['sentences']) for r in refs)
+        unit = 'sentence' if expand else 'ref'
+        print_log(
+            f'{type(self).__name__}: {len(refs)} refs, {num_sentences} '
+            f'sentences, one sample per {unit}',
+            logger='current')
+        if not expand:
+            return refs
+        data_list = []
+        for ref in refs:
+            for sent_id, sentence in enumerate(ref['sentences']):
+                data_list.append(
+                    dict(ref, sentences=[sentence], sent_id=sent_id))
+        return data_list

@@ -1,0 +1,3 @@
+from .ref_seg_metric import RefSegMetric
+
+__all__ = ['RefSegMetric']

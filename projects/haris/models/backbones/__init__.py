@@ -1,0 +1,3 @@
+from .clip_backbone import HFCLIPBackbone
+
+__all__ = ['HFCLIPBackbone']

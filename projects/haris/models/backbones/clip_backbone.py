@@ -1,0 +1,171 @@
+"""HuggingFace CLIP (vision + text towers) as a frozen, adapter-tuned
+backbone."""
+import os
+from typing import Dict, Optional, Sequence
+
+import peft
+import torch
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from peft.tuners.tuners_utils import BaseTunerLayer
+from torch import Tensor
+from transformers import CLIPConfig, CLIPModel
+
+from mmseg.registry import MODELS
+
+DEFAULT_PEFT = dict(
+    peft_type='LORA',
+    r=8,
+    lora_alpha=16,
+    lora_dropout=0.1,
+    target_modules=['q_proj', 'k_proj', 'v_proj', 'out_proj'])
+
+
+def build_clip(pretrained: Optional[str],
+               clip_config: Optional[dict]) -> CLIPModel:
+    """Load CLIP from a hub id / local directory, or build it from a
+    ``CLIPConfig`` dict (random weights)."""
+    if (pretrained is None) == (clip_config is None):
+        raise ValueError('HFCLIPBackbone needs exactly one of `pretrained` '
+                         '(hub id or local directory) and `clip_config`.')
+    if clip_config is not None:
+        return CLIPModel(CLIPConfig(**clip_config))
+    path = os.path.expanduser(pretrained)
+    looks_local = pretrained.startswith(('.', '/', '~')) or \
+        pretrained.count('/') > 1
+    if looks_local and not os.path.isdir(path):
+        raise FileNotFoundError(
+            f'CLIP directory {pretrained!r} not found. Point '
+            '`model.backbone.pretrained` at a folder saved with '
+            '`save_pretrained` (config.json + weights) or at a hub id such '
+            'as openai/clip-vit-base-patch16.')
+    try:
+        return CLIPModel.from_pretrained(path, trust_remote_code=False)
+    except OSError as err:
+        raise OSError(
+            f'Could not load CLIP weights from {pretrained!r}: {err}\n'
+            'Offline? Download the model once (or copy its folder) and set '
+            '`model.backbone.pretrained` to that local directory.') from err
+
+
+@MODELS.register_module()
+class HFCLIPBackbone(BaseModule):
+    """Frozen HuggingFace CLIP with PEFT adapters.
+
+    The original CLIP weights are frozen and kept in eval mode; only the
+    adapters injected by ``peft`` train. The vision tower returns the patch
+    tokens after the layers in ``out_indices`` as maps; the text tower
+    returns word features, the pooled (EOT) sentence feature and the padding
+    mask.
+
+    Args:
+        pretrained (str, optional): Hub id or local directory for
+            ``CLIPModel.from_pretrained``. Defaults to None.
+        clip_config (dict, optional): Arguments of ``CLIPConfig`` to build a
+            randomly initialised CLIP (tests, demos). Defaults to None.
+        out_indices (Sequence[int]): Vision layers (1-based; 0 is the patch
+            embedding) whose outputs are returned. Defaults to (4, 8, 12).
+        peft_cfg (dict, optional): A ``peft`` config as a dict with a
+            ``peft_type`` key (LORA, IA3, ADALORA, ...). None trains no
+            adapters. Defaults to LoRA r=8 on the attention projections of
+            both towers.
+        frozen (bool): Freeze the original CLIP weights. False fine-tunes
+            the whole encoder (ablation). Defaults to True.
+        init_cfg (dict, optional): Unused for CLIP; kept for mmengine.
+    """
+
+    def __init__(self,
+                 pretrained: Optional[str] = None,
+                 clip_config: Optional[dict] = None,
+                 out_indices: Sequence[int] = (4, 8, 12),
+                 peft_cfg: Optional[dict] = DEFAULT_PEFT,
+                 frozen: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        self.clip = build_clip(pretrained, clip_config)
+        vision_cfg = self.clip.config.vision_config
+        num_layers = vision_cfg.num_hidden_layers
+        if not all(0 <= i <= num_layers for i in out_indices):
+            raise ValueError(f'out_indices {tuple(out_indices)} must lie in '
+                             f'[0, {num_layers}] for this CLIP vision tower.')
+        self.out_indices = tuple(out_indices)
+        self.patch_size = vision_cfg.patch_size
+        self.vision_channels = vision_cfg.hidden_size
+        self.text_channels = self.clip.config.text_config.hidden_size
+        self.frozen = frozen
+        if frozen:
+            self.clip.requires_grad_(False)
+        if peft_cfg is not None:
+            config = peft.get_peft_config(dict(peft_cfg))
+            peft.inject_adapter_in_model(config, self.clip)
+            if not frozen:
+                self.clip.requires_grad_(True)
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters()
+                        if p.requires_grad)
+        print_log(
+            f'HFCLIPBackbone: {trainable:,} trainable of {total:,} '
+            'parameters', logger='current')
+
+    def init_weights(self) -> None:
+        """Leave CLIP's weights untouched (loaded, or set by CLIPConfig) and
+        the adapters as peft initialised them."""
+
+    def train(self, mode: bool = True) -> 'HFCLIPBackbone':
+        """Keep frozen CLIP in eval mode; adapters follow ``mode``."""
+        super().train(mode)
+        if self.frozen:
+            self.clip.eval()
+            for module in self.clip.modules():
+                if isinstance(module, BaseTunerLayer):
+                    module.train(mode)
+        return self
+
+    def forward_vision(self, img: Tensor) -> list:
+        """Patch-token maps after the layers in ``out_indices``."""
+        b, _, h, w = img.shape
+        if h % self.patch_size or w % self.patch_size:
+            raise ValueError(f'Input size {h}x{w} must be a multiple of the '
+                             f'patch size {self.patch_size}.')
+        out = self.clip.vision_model(
+            pixel_values=img,
+            output_hidden_states=True,
+            interpolate_pos_encoding=True)
+        grid = (h // self.patch_size, w // self.patch_size)
+        maps = []
+        for i in self.out_indices:
+            tokens = out.hidden_states[i][:, 1:]  # (B, N, C), drop CLS
+            maps.append(tokens.transpose(1, 2).reshape(b, -1, *grid))
+        return maps
+
+    def forward_text(self, token_ids: Tensor,
+                     token_mask: Tensor) -> Dict[str, Tensor]:
+        """Word features (B, L, C), sentence feature (B, C), padding mask
+        (B, L) with True at padding."""
+        out = self.clip.text_model(
+            input_ids=token_ids, attention_mask=token_mask.long())
+        return dict(
+            words=out.last_hidden_state,
+            sentence=out.pooler_output,
+            word_padding_mask=~token_mask.bool())
+
+    def forward(self, img: Tensor, token_ids: Tensor,
+                token_mask: Tensor) -> Dict[str, object]:
+        """Returns a dict with ``visual`` (list of (B, C, H/p, W/p) maps),
+        ``words``, ``sentence`` and ``word_padding_mask``."""
+        feats = self.forward_text(token_ids, token_mask)
+        feats['visual'] = self.forward_vision(img)
+        return feats
+
+    def set_adapters_enabled(self, enabled: bool) -> None:
+        """Switch the injected adapters on or off (off = original CLIP)."""
+        for module in self.clip.modules():
+            if isinstance(module, BaseTunerLayer):
+                module.enable_adapters(enabled)
+
+    @torch.no_grad()
+    def merge_adapters(self) -> None:
+        """Fold the adapters into the CLIP weights (faster inference)."""
+        for module in self.clip.modules():
+            if isinstance(module, BaseTunerLayer):
+                module.merge()

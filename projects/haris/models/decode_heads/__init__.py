@@ -1,0 +1,3 @@
+from .query_decode_head import QueryDecodeHead
+
+__all__ = ['QueryDecodeHead']

@@ -1,0 +1,103 @@
+"""Hierarchical HLA neck: fuses multi-level visual maps with text."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmseg.registry import MODELS
+from .hla_block import HLABlock
+
+
+@MODELS.register_module()
+class HLANeck(BaseModule):
+    """Projects every input to width D and runs one HLA block per level,
+    from the deepest level to the shallowest:
+    X3 = HLA(V3), X2 = HLA(V2 + X3), X1 = HLA(V1 + X2).
+    The words refined by one level feed the next.
+
+    Its interface is plain tensors, so any mmseg model can use it. The
+    output is a tuple ``(X_1, ..., X_n, text)``: n maps (B, D, H_i, W_i) in
+    the input order, then a dict with ``words`` (B, L, D), ``sentence``
+    (B, D) and ``word_padding_mask`` (B, L). mmseg heads that pick maps by
+    ``in_index`` in ``0..n-1`` work unchanged.
+
+    Args:
+        in_channels (Sequence[int]): Channels of each visual level.
+        text_channels (int): Width of word and sentence features.
+        dim (int): Fusion width D. Defaults to 256.
+        num_heads (int): Attention heads. Defaults to 8.
+        feedback (bool): HLA feedback round. Defaults to True.
+        vwa (bool): Vision-weighted attention. Defaults to True.
+        ffn_ratio (int): FFN width multiple. Defaults to 4.
+        dropout (float): Dropout. Defaults to 0.
+        init_cfg (dict, optional): mmengine init config.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 text_channels: int,
+                 dim: int = 256,
+                 num_heads: int = 8,
+                 feedback: bool = True,
+                 vwa: bool = True,
+                 ffn_ratio: int = 4,
+                 dropout: float = 0.0,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        self.in_channels = list(in_channels)
+        self.vis_proj = nn.ModuleList(
+            nn.Sequential(nn.Linear(c, dim), nn.LayerNorm(dim))
+            for c in self.in_channels)
+        self.word_proj = nn.Sequential(
+            nn.Linear(text_channels, dim), nn.LayerNorm(dim))
+        self.sentence_proj = nn.Sequential(
+            nn.Linear(text_channels, dim), nn.LayerNorm(dim))
+        self.blocks = nn.ModuleList(
+            HLABlock(dim, num_heads, feedback, vwa, ffn_ratio, dropout)
+            for _ in self.in_channels)
+
+    def forward(
+        self,
+        visual: Sequence[Tensor],
+        words: Tensor,
+        sentence: Tensor,
+        word_padding_mask: Optional[Tensor] = None
+    ) -> Tuple[Union[Tensor, Dict[str, Tensor]], ...]:
+        """Fuse all levels.
+
+        Args:
+            visual (Sequence[Tensor]): Maps (B, C_i, H_i, W_i), shallow to
+                deep.
+            words (Tensor): Word features (B, L, C_t).
+            sentence (Tensor): Sentence feature (B, C_t).
+            word_padding_mask (Tensor, optional): (B, L), True at padding.
+        """
+        if len(visual) != len(self.blocks):
+            raise ValueError(f'HLANeck was built for {len(self.blocks)} '
+                             f'levels but got {len(visual)} visual maps.')
+        w = self.word_proj(words)  # (B, L, D)
+        s = self.sentence_proj(sentence)  # (B, D)
+        outs: List[Tensor] = [None] * len(visual)
+        prev = None
+        for i in reversed(range(len(visual))):
+            b, _, h, wd = visual[i].shape
+            v = self.vis_proj[i](visual[i].flatten(2).transpose(1, 2))
+            if prev is not None:
+                if prev.shape[-2:] != (h, wd):
+                    prev = F.interpolate(
+                        prev, (h, wd), mode='bilinear', align_corners=False)
+                v = v + prev.flatten(2).transpose(1, 2)  # (B, N, D)
+            x, w = self.blocks[i](v, w, s, word_padding_mask)
+            prev = x.transpose(1, 2).reshape(b, -1, h, wd)
+            outs[i] = prev
+        text = dict(words=w, sentence=s, word_padding_mask=word_padding_mask)
+        return tuple(outs) + (text, )
+
+    def keep_attention_maps(self, keep: bool = True) -> None:
+        """Record each block's LWA maps of both rounds in
+        ``block.attn_maps`` (slower: uses the unfused attention path)."""
+        for block in self.blocks:
+            block.keep_attn = keep
+            block.attn_maps = {}

@@ -1,0 +1,3 @@
+from .referring_segmentor import ReferringSegmentor
+
+__all__ = ['ReferringSegmentor']

@@ -1,0 +1,3 @@
+from .referring_visualizer import ReferringVisualizer, add_caption
+
+__all__ = ['ReferringVisualizer', 'add_caption']

@@ -1,0 +1,43 @@
+"""Segmentation visualiser that also writes the expression."""
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from mmseg.registry import VISUALIZERS
+from mmseg.structures import SegDataSample
+from mmseg.visualization import SegLocalVisualizer
+
+
+def add_caption(image: np.ndarray, text: Optional[str]) -> np.ndarray:
+    """Return ``image`` (H, W, 3 RGB) with ``text`` on a white band above."""
+    if not text:
+        return image
+    scale = max(0.35, image.shape[1] / 900)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    band = np.full((th + base + 8, image.shape[1], 3), 255, np.uint8)
+    cv2.putText(band, text, (4, th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                (0, 0, 0), 1, cv2.LINE_AA)
+    return np.concatenate([band, image], axis=0)
+
+
+@VISUALIZERS.register_module()
+class ReferringVisualizer(SegLocalVisualizer):
+    """``SegLocalVisualizer`` (ground truth | prediction) with the
+    expression written above, saved under a name unique per sentence."""
+
+    def add_datasample(self,
+                       name: str,
+                       image: np.ndarray,
+                       data_sample: Optional[SegDataSample] = None,
+                       **kwargs) -> None:
+        self._caption = None
+        if data_sample is not None:
+            meta = data_sample.metainfo
+            self._caption = meta.get('text')
+            if meta.get('ref_id') is not None:
+                name = f'{name}_ref{meta["ref_id"]}_{meta.get("sent_id", 0)}'
+        super().add_datasample(name, image, data_sample, **kwargs)
+
+    def add_image(self, name: str, image: np.ndarray, step: int = 0) -> None:
+        super().add_image(name, add_caption(image, self._caption), step)
