@@ -7,11 +7,24 @@ turning safety off, we allow exactly those types and keep refusing
 everything else, with a message that names the file.
 """
 import os.path as osp
+import pickle
 
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
+
+
+def history_buffer_method(owner, name: str):
+    """Stands in for ``getattr`` while unpickling: mmengine pickles each
+    ``HistoryBuffer``'s statistics methods as ``getattr(HistoryBuffer,
+    'mean')``. Anything else is refused."""
+    if (owner is HistoryBuffer or isinstance(owner, HistoryBuffer)) and \
+            name in {'min', 'max', 'current', 'mean',
+                     *HistoryBuffer._statistics_methods}:
+        return getattr(owner, name)
+    raise pickle.UnpicklingError(
+        f'getattr({owner!r}, {name!r}) is not allowed in a checkpoint.')
 
 
 def mmengine_checkpoint_types() -> list:
@@ -21,6 +34,8 @@ def mmengine_checkpoint_types() -> list:
                                           np.int32, np.bool_)]
     return [
         HistoryBuffer,
+        (history_buffer_method, '__builtin__.getattr'),
+        (history_buffer_method, 'builtins.getattr'),
         np.ndarray,
         np.dtype,
         np.core.multiarray._reconstruct,

@@ -1,3 +1,3 @@
-from .referring_visualizer import ReferringVisualizer, add_caption
+from .referring_visualizer import ReferringVisualizer, add_caption, draw_mask
 
-__all__ = ['ReferringVisualizer', 'add_caption']
+__all__ = ['ReferringVisualizer', 'add_caption', 'draw_mask']

@@ -1,8 +1,11 @@
 """Segmentation visualiser that also writes the expression."""
+import os.path as osp
 from typing import Optional
 
 import cv2
 import numpy as np
+
+from mmengine.structures import PixelData
 
 from mmseg.registry import VISUALIZERS
 from mmseg.structures import SegDataSample
@@ -21,10 +24,25 @@ def add_caption(image: np.ndarray, text: Optional[str]) -> np.ndarray:
     return np.concatenate([band, image], axis=0)
 
 
+def draw_mask(image: np.ndarray,
+              mask: np.ndarray,
+              color=(255, 64, 64),
+              alpha: float = 0.5) -> np.ndarray:
+    """RGB ``image`` with boolean ``mask`` tinted and outlined."""
+    out = image.copy()
+    out[mask] = ((1 - alpha) * out[mask] + alpha * np.array(color)).astype(
+        np.uint8)
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(out, contours, -1, color, 1)
+    return out
+
+
 @VISUALIZERS.register_module()
 class ReferringVisualizer(SegLocalVisualizer):
     """``SegLocalVisualizer`` (ground truth | prediction) with the
-    expression written above, saved under a name unique per sentence."""
+    referent tinted, the expression written above, and a file name unique
+    per sentence."""
 
     def add_datasample(self,
                        name: str,
@@ -36,8 +54,17 @@ class ReferringVisualizer(SegLocalVisualizer):
             meta = data_sample.metainfo
             self._caption = meta.get('text')
             if meta.get('ref_id') is not None:
-                name = f'{name}_ref{meta["ref_id"]}_{meta.get("sent_id", 0)}'
+                stem = osp.splitext(name)[0]
+                name = f'{stem}_ref{meta["ref_id"]}_{meta.get("sent_id", 0)}'
         super().add_datasample(name, image, data_sample, **kwargs)
+
+    def _draw_sem_seg(self, image: np.ndarray, sem_seg: PixelData, *args,
+                      **kwargs) -> np.ndarray:
+        """Tint the referent (label 1) and outline it; the rest of the
+        image is left as it is."""
+        drawn = draw_mask(image, sem_seg.data[0].cpu().numpy() == 1)
+        self.set_image(drawn)
+        return drawn
 
     def add_image(self, name: str, image: np.ndarray, step: int = 0) -> None:
         super().add_image(name, add_caption(image, self._caption), step)
