@@ -1,6 +1,6 @@
 # HARIS with CLIP ViT-B/16 (vision + text) and LoRA adapters.
 data_preprocessor = dict(
-    type='SegDataPreProcessor',
+    type='ReferringDataPreProcessor',
     # CLIP's normalisation, on 0-255 pixels.
     mean=[122.771, 116.746, 104.094],
     std=[68.501, 66.632, 70.323],

@@ -1,0 +1,3 @@
+from .referring_data_preprocessor import ReferringDataPreProcessor
+
+__all__ = ['ReferringDataPreProcessor']

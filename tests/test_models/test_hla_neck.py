@@ -1,0 +1,49 @@
+import pytest
+import torch
+
+from projects.haris.models.necks import HLANeck
+
+
+def test_outputs_levels_and_text():
+    neck = HLANeck(in_channels=[48, 48, 64], text_channels=40, dim=32,
+                   num_heads=4)
+    visual = [torch.randn(2, 48, 8, 8), torch.randn(2, 48, 8, 8),
+              torch.randn(2, 64, 4, 4)]
+    words, sentence = torch.randn(2, 6, 40), torch.randn(2, 40)
+    pad = torch.zeros(2, 6, dtype=torch.bool)
+    *maps, text = neck(visual, words, sentence, pad)
+    assert [m.shape for m in maps] == [(2, 32, 8, 8), (2, 32, 8, 8),
+                                       (2, 32, 4, 4)]
+    assert text['words'].shape == (2, 6, 32)
+    assert text['sentence'].shape == (2, 32)
+
+
+def test_hierarchy_deep_level_reaches_shallow():
+    """X1 = HLA(V1 + X2): changing only the deepest map changes X1."""
+    neck = HLANeck(in_channels=[16] * 3, text_channels=16, dim=16,
+                   num_heads=2).eval()
+    visual = [torch.randn(1, 16, 4, 4) for _ in range(3)]
+    words, sentence = torch.randn(1, 3, 16), torch.randn(1, 16)
+    x1 = neck(visual, words, sentence)[0]
+    visual[2] = visual[2] + 1
+    x1_changed = neck(visual, words, sentence)[0]
+    assert not torch.allclose(x1, x1_changed)
+
+
+def test_attention_maps_of_every_level():
+    neck = HLANeck(in_channels=[16] * 2, text_channels=16, dim=16,
+                   num_heads=2)
+    neck.keep_attention_maps()
+    neck([torch.randn(1, 16, 4, 4)] * 2, torch.randn(1, 3, 16),
+         torch.randn(1, 16))
+    for block in neck.blocks:
+        assert block.attn_maps['round1'].shape == (1, 16, 3)
+        assert 'round2' in block.attn_maps
+
+
+def test_wrong_number_of_levels():
+    neck = HLANeck(in_channels=[16] * 3, text_channels=16, dim=16,
+                   num_heads=2)
+    with pytest.raises(ValueError, match='3 levels'):
+        neck([torch.randn(1, 16, 4, 4)] * 2, torch.randn(1, 3, 16),
+             torch.randn(1, 16))
