@@ -9,7 +9,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from projects.haris.utils import use_gloo_without_cuda  # noqa: E402
+from projects.haris.utils import init_cpu_distributed  # noqa: E402
 
 
 def parse_args():
@@ -95,7 +95,7 @@ def main():
     if args.out is not None:
         cfg.test_evaluator['output_file'] = osp.join(args.out,
                                                      'results.jsonl')
-    use_gloo_without_cuda(cfg)
+    init_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)
     runner.test()

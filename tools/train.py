@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from projects.haris.utils import use_gloo_without_cuda  # noqa: E402
+from projects.haris.utils import init_cpu_distributed  # noqa: E402
 
 
 def parse_args():
@@ -74,7 +74,7 @@ def main():
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
     cfg.resume = args.resume
-    use_gloo_without_cuda(cfg)
+    init_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)
     runner.train()

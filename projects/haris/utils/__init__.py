@@ -1,8 +1,8 @@
 from .checkpoint_safety import (allow_mmengine_checkpoints,
                                 load_local_checkpoint)
-from .launch import use_gloo_without_cuda
+from .launch import init_cpu_distributed
 
 __all__ = [
     'allow_mmengine_checkpoints', 'load_local_checkpoint',
-    'use_gloo_without_cuda'
+    'init_cpu_distributed'
 ]

@@ -100,12 +100,26 @@ class HFCLIPBackbone(BaseModule):
             peft.inject_adapter_in_model(config, self.clip)
             if not frozen:
                 self.clip.requires_grad_(True)
+        self.freeze_unused()
         total = sum(p.numel() for p in self.parameters())
         trainable = sum(p.numel() for p in self.parameters()
                         if p.requires_grad)
         print_log(
             f'HFCLIPBackbone: {trainable:,} trainable of {total:,} '
             'parameters', logger='current')
+
+    def freeze_unused(self) -> None:
+        """Parameters HARIS never reaches (contrastive projections, the
+        vision post-norm, vision layers after the last ``out_indices``)
+        get no gradient, so DDP sees no unused trainable parameter."""
+        unused = [
+            self.clip.visual_projection, self.clip.text_projection,
+            self.clip.vision_model.post_layernorm,
+            *self.clip.vision_model.encoder.layers[max(self.out_indices):]
+        ]
+        for module in unused:
+            module.requires_grad_(False)
+        self.clip.logit_scale.requires_grad_(False)
 
     def init_weights(self) -> None:
         """Leave CLIP's weights untouched (loaded, or set by CLIPConfig) and
