@@ -4,7 +4,8 @@
 # (frozen=False, no adapters).
 _base_ = [
     './_base_/models/haris_clip-vit-b16.py', './_base_/datasets/synthetic.py',
-    './_base_/default_runtime.py'
+    './_base_/default_runtime.py',
+    './_base_/schedules/schedule_synthetic_3k.py'
 ]
 tiny_clip = dict(
     projection_dim=64,
@@ -39,22 +40,3 @@ model = dict(
         num_layers=2,
         num_heads=4,
         norm_cfg=dict(type='GN', num_groups=8)))
-
-max_iters = 3000
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=5e-4, weight_decay=0.01),
-    clip_grad=dict(max_norm=1.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=200),
-    dict(type='PolyLR', eta_min=0, power=0.9, by_epoch=False, begin=200,
-         end=max_iters),
-]
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=500)
-val_cfg = dict(type='ValLoop')
-test_cfg = dict(type='TestLoop')
-default_hooks = dict(
-    checkpoint=dict(interval=1000, save_best='mIoU', rule='greater'),
-    visualization=dict(interval=20))

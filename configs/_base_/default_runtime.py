@@ -9,18 +9,8 @@ vis_backends = [dict(type='LocalVisBackend')]
 # Optional TensorBoard: vis_backends.append(dict(type='TensorboardVisBackend'))
 visualizer = dict(
     type='ReferringVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
 tta_model = None
-default_hooks = dict(
-    timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
-    param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=1000,
-        max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
 randomness = dict(seed=0)

@@ -13,10 +13,14 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=50, val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
+    param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
         type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=3,
-        save_best='mIoU', rule='greater'))
+        save_best='mIoU', rule='greater'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=True)
 # Batch 32 over GPUs (4 x 8); mmengine rescales the lr for other totals
 # when run with --auto-scale-lr.

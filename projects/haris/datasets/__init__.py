@@ -1,10 +1,11 @@
 from .generic_dataset import GenericReferringDataset
+from .phrasecut_dataset import PhraseCutDataset
 from .refcoco_dataset import RefCocoDataset
 from .referring_dataset import ReferringDataset
 from .synthetic_dataset import SyntheticReferringDataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'GenericReferringDataset', 'RefCocoDataset', 'ReferringDataset',
-    'SyntheticReferringDataset'
+    'GenericReferringDataset', 'PhraseCutDataset', 'RefCocoDataset',
+    'ReferringDataset', 'SyntheticReferringDataset'
 ]

@@ -1,0 +1,14 @@
+# PhraseCut test split, for zero-shot evaluation (no training data).
+_base_ = ['./refcoco.py']
+phrasecut_test = dict(
+    _delete_=True,
+    type='PhraseCutDataset',
+    data_root='data',
+    ann_file='phrasecut/refer_test.json',
+    data_prefix=dict(img_path='phrasecut/images'),
+    test_mode=True,
+    pipeline={{_base_.test_pipeline}})
+train_dataloader = None
+val_dataloader = None
+val_evaluator = None
+test_dataloader = dict(dataset=phrasecut_test)
