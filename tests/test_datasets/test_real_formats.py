@@ -151,3 +151,16 @@ def test_generic_png_polygon_rle_lines(tmp_path):
     with pytest.raises(ValueError, match=r'bad.jsonl:1'):
         DATASETS.build(dict(type='GenericReferringDataset',
                             data_root=str(tmp_path), ann_file='bad.jsonl'))
+
+
+def test_check_data_reports_counts_and_missing(coco_root):
+    import subprocess
+    import sys
+    root, _ = coco_root
+    proc = subprocess.run(
+        [sys.executable, 'tools/check_data.py', '--data-root', str(root)],
+        capture_output=True, text=True)
+    assert proc.returncode == 1  # fixture counts differ from the papers'
+    assert 'train: 1 refs, 2 sentences  <-- published: 42404' in proc.stdout
+    assert 'images: 2/2 found' in proc.stdout
+    assert f'missing {root}/refcoco+/refs(unc).p' in proc.stdout

@@ -1,13 +1,32 @@
 """RefCOCO, RefCOCO+ and G-Ref in the refer toolkit's own files."""
 import json
+import logging
 import os.path as osp
 import pickle
 from typing import List
+
+from mmengine.logging import print_log
 
 from mmseg.registry import DATASETS
 from .referring_dataset import ReferringDataset
 
 PREPARE = 'see docs/dataset_prepare.md'
+
+# Published numbers of refs per split, keyed by (folder, refs file).
+OFFICIAL_REF_COUNTS = {
+    ('refcoco', 'refs(unc).p'):
+    dict(train=42404, val=3811, testA=1975, testB=1810),
+    ('refcoco+', 'refs(unc).p'):
+    dict(train=42278, val=3805, testA=1975, testB=1798),
+    ('refcocog', 'refs(umd).p'): dict(train=42226, val=2573, test=5023),
+    ('refcocog', 'refs(google).p'): dict(train=44822, val=5000),
+}
+
+
+def official_count(ann_file: str, split: str):
+    """The published number of refs of this file's split, if known."""
+    key = (osp.basename(osp.dirname(ann_file)), osp.basename(ann_file))
+    return OFFICIAL_REF_COUNTS.get(key, {}).get(split)
 
 
 @DATASETS.register_module()
@@ -77,4 +96,10 @@ class RefCocoDataset(ReferringDataset):
                         type='coco',
                         segmentation=ann['segmentation'],
                         source=f'ann {ann["id"]}')))
+        expected = official_count(self.ann_file, self.split)
+        if expected is not None and expected != len(out):
+            print_log(
+                f'{self.ann_file} split {self.split} has {len(out)} refs; the '
+                f'published count is {expected}. Is the file complete?',
+                logger='current', level=logging.WARNING)
         return out
