@@ -1,0 +1,54 @@
+"""Segment the object an expression refers to, on your own image.
+
+Example:
+    python demo/image_demo.py photo.jpg "the red car on the left" \
+        "the tree" --config configs/haris_synthetic.py \
+        --checkpoint work_dirs/haris_synthetic/iter_3000.pth --out out.png
+One overlay per expression (out.png, out_1.png, ...) with the mask outlined
+and the sentence written above it.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmcv  # noqa: E402
+
+from projects.haris.apis import RefSegInferencer  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('image', help='image file')
+    parser.add_argument('expressions', nargs='+', help='one or more '
+                        'referring expressions (quote each)')
+    parser.add_argument('--config', required=True)
+    parser.add_argument('--checkpoint', required=True)
+    parser.add_argument('--out', default='overlay.png',
+                        help='overlay file; more expressions add _1, _2')
+    parser.add_argument('--device', default=None, help='cpu or cuda[:N]')
+    args = parser.parse_args()
+    for path, what in ((args.image, 'Image'), (args.config, 'Config'),
+                       (args.checkpoint, 'Checkpoint')):
+        if not osp.isfile(path):
+            sys.exit(f'{what} {path} not found.')
+    try:
+        inferencer = RefSegInferencer(args.config, args.checkpoint,
+                                      args.device)
+        results = inferencer(args.image, args.expressions)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(str(err))
+    stem, ext = osp.splitext(args.out)
+    for i, result in enumerate(results):
+        out = args.out if i == 0 else f'{stem}_{i}{ext or ".png"}'
+        tmp = f'{osp.splitext(out)[0]}.tmp{osp.splitext(out)[1] or ".png"}'
+        mmcv.imwrite(inferencer.overlay(args.image, result), tmp)
+        os.replace(tmp, out)
+        print(f'{out}: "{result["text"]}" score {result["score"]:.3f}, '
+              f'{int(result["mask"].sum())} pixels')
+
+
+if __name__ == '__main__':
+    main()

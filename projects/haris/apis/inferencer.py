@@ -1,0 +1,159 @@
+"""Referring segmentation on your own images and sentences."""
+import os.path as osp
+from typing import List, Optional, Sequence, Union
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.runner import load_checkpoint
+
+from mmseg.apis import init_model
+from ..datasets import ReferringDataset
+from ..visualization import add_caption, draw_mask
+
+ImageType = Union[str, np.ndarray]
+
+
+def load_image(image: ImageType) -> np.ndarray:
+    """A path or array as an (H, W, 3) uint8 BGR image. Grey, RGBA and
+    16-bit images are converted; unreadable files raise a clear error."""
+    if isinstance(image, str):
+        if not osp.isfile(image):
+            raise FileNotFoundError(f'Image {image} not found.')
+        img = mmcv.imread(image, flag='unchanged')
+        if img is None:
+            raise ValueError(f'Image {image} could not be decoded; is it a '
+                             'valid JPEG/PNG file?')
+    else:
+        img = np.asarray(image)
+    if img.dtype == np.uint16:
+        img = (img // 257).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise ValueError(f'Image dtype {img.dtype} is not supported; pass '
+                         'uint8 or uint16 pixels.')
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = img[..., :3]
+    elif img.ndim == 3 and img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 1:
+        raise ValueError(f'Image of shape {img.shape} is not an image.')
+    return np.ascontiguousarray(img)
+
+
+class RefSegInferencer:
+    """Predict the mask of each (image, expression) pair.
+
+    Args:
+        config (str | Config): The model's config (e.g.
+            configs/haris_refcoco.py).
+        checkpoint (str, optional): Weights written by tools/train.py.
+        device (str, optional): 'cpu', 'cuda', 'cuda:1', ... Defaults to
+            CUDA when available.
+
+    Example:
+        >>> inferencer = RefSegInferencer('configs/haris_synthetic.py',
+        ...                               'work_dirs/x/iter_3000.pth')
+        >>> result = inferencer('photo.jpg', 'the red car on the left')[0]
+        >>> result['mask'].shape, result['score']
+    """
+
+    def __init__(self,
+                 config,
+                 checkpoint: Optional[str] = None,
+                 device: Optional[str] = None) -> None:
+        if device is None:
+            device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        self.model = init_model(config, None, device=device)
+        self.model.dataset_meta = dict(ReferringDataset.METAINFO)
+        if checkpoint is not None:
+            self.load_weights(checkpoint)
+        self.pipeline = Compose(self.test_pipeline(self.model.cfg))
+
+    def load_weights(self, checkpoint: str) -> None:
+        """Load a full checkpoint strictly; a checkpoint of another model
+        is refused with the keys that do not fit."""
+        try:
+            ckpt = load_checkpoint(
+                self.model, checkpoint, map_location='cpu', strict=True)
+        except RuntimeError as err:
+            raise ValueError(
+                f'Checkpoint {checkpoint} does not fit this config\'s model; '
+                f'was it trained with another config? {str(err)[:500]}'
+            ) from err
+        meta = ckpt.get('meta', {}).get('dataset_meta')
+        if meta:
+            self.model.dataset_meta = meta
+
+    @staticmethod
+    def test_pipeline(cfg) -> List[dict]:
+        """The config's test pipeline, fed from memory and without masks."""
+        steps = []
+        for step in cfg.test_dataloader.dataset.pipeline:
+            if step['type'] == 'LoadImageFromFile':
+                step = dict(type='LoadImageFromNDArray')
+            elif step['type'] == 'LoadReferringMask':
+                continue
+            steps.append(step)
+        return steps
+
+    def prepare(self, image: np.ndarray, text: str) -> dict:
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f'Empty expression {text!r}; give a sentence '
+                             'that names the object.')
+        return self.pipeline(dict(img=image, sentences=[text]))
+
+    @torch.no_grad()
+    def __call__(self,
+                 images: Union[ImageType, Sequence[ImageType]],
+                 texts: Union[str, Sequence[str]],
+                 batch_size: int = 8) -> List[dict]:
+        """Segment each pair; one image with several texts (or the
+        reverse) is broadcast.
+
+        Returns:
+            list[dict]: per pair, ``mask`` (H, W) bool at the image's
+            resolution, ``prob`` (H, W) float sigmoid probabilities,
+            ``score`` (mean probability inside the mask, 0 if empty) and
+            ``text``.
+        """
+        images = [images] if isinstance(images, (str, np.ndarray)) \
+            else list(images)
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if len(images) == 1:
+            images = images * len(texts)
+        if len(texts) == 1:
+            texts = texts * len(images)
+        if len(images) != len(texts):
+            raise ValueError(f'{len(images)} images and {len(texts)} '
+                             'expressions: give one of each per pair.')
+        loaded = {}
+        samples = []
+        for image, text in zip(images, texts):
+            key = image if isinstance(image, str) else id(image)
+            if key not in loaded:
+                loaded[key] = load_image(image)
+            samples.append(self.prepare(loaded[key], text))
+        results = []
+        for start in range(0, len(samples), batch_size):
+            batch = pseudo_collate(samples[start:start + batch_size])
+            for out in self.model.test_step(batch):
+                prob = out.seg_logits.data[0].float().cpu().numpy()
+                mask = out.pred_sem_seg.data[0].cpu().numpy() > 0
+                results.append(
+                    dict(
+                        mask=mask,
+                        prob=prob,
+                        score=float(prob[mask].mean()) if mask.any() else 0.,
+                        text=out.metainfo['text']))
+        return results
+
+    @staticmethod
+    def overlay(image: ImageType, result: dict) -> np.ndarray:
+        """BGR picture of the mask (tinted, outlined) with the sentence."""
+        rgb = load_image(image)[..., ::-1]
+        drawn = add_caption(draw_mask(rgb, result['mask']),
+                            f'{result["text"]}  ({result["score"]:.2f})')
+        return np.ascontiguousarray(drawn[..., ::-1])

@@ -1,0 +1,95 @@
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from projects.haris.apis import RefSegInferencer, load_image
+from tests.tiny_models import tiny_model_cfg
+
+
+@pytest.fixture(scope='module')
+def inferencer():
+    cfg = Config.fromfile('configs/haris_synthetic.py')
+    cfg.model = tiny_model_cfg()
+    return RefSegInferencer(cfg, checkpoint=None, device='cpu')
+
+
+def test_masks_at_original_size_and_broadcast(inferencer):
+    img = np.random.randint(0, 255, (50, 90, 3), np.uint8)
+    results = inferencer(img, ['the red circle', 'the blue square'])
+    assert len(results) == 2
+    for r in results:
+        assert r['mask'].shape == (50, 90) and r['mask'].dtype == bool
+        assert r['prob'].shape == (50, 90)
+        assert 0 <= r['score'] <= 1
+        assert np.array_equal(r['mask'], r['prob'] > 0.5)
+    assert results[1]['text'] == 'the blue square'
+    one_by_one = [inferencer(img, t)[0] for t in ('the red circle',
+                                                  'the blue square')]
+    for a, b in zip(results, one_by_one):
+        np.testing.assert_allclose(a['prob'], b['prob'], atol=1e-5)
+
+
+def test_image_kinds(inferencer, tmp_path):
+    grey = np.random.randint(0, 255, (40, 40), np.uint8)
+    rgba = np.random.randint(0, 255, (40, 40, 4), np.uint8)
+    deep = np.random.randint(0, 65535, (40, 40, 3), np.uint16)
+    for img in (grey, rgba, deep):
+        assert load_image(img).shape == (40, 40, 3)
+    cv2.imwrite(str(tmp_path / 'deep.png'), deep)
+    assert load_image(str(tmp_path / 'deep.png')).dtype == np.uint8
+    assert inferencer(np.zeros((1, 1, 3), np.uint8), 'dot')[0][
+        'mask'].shape == (1, 1)
+
+
+def test_bad_inputs(inferencer, tmp_path):
+    with pytest.raises(FileNotFoundError, match='nothere.jpg'):
+        inferencer(str(tmp_path / 'nothere.jpg'), 'a cat')
+    (tmp_path / 'broken.jpg').write_bytes(b'not a jpeg')
+    with pytest.raises(ValueError, match='could not be decoded'):
+        inferencer(str(tmp_path / 'broken.jpg'), 'a cat')
+    img = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(ValueError, match='Empty expression'):
+        inferencer(img, '  ')
+    with pytest.warns(UserWarning, match='truncated'):
+        inferencer(img, ' '.join(['word'] * 40))
+    with pytest.raises(ValueError, match='2 images and 3 expressions'):
+        inferencer([img, img], ['a', 'b', 'c'])
+
+
+def test_overlay_has_caption_band(inferencer):
+    img = np.zeros((30, 60, 3), np.uint8)
+    result = inferencer(img, 'the thing')[0]
+    drawn = inferencer.overlay(img, result)
+    assert drawn.shape[1] == 60 and drawn.shape[0] > 30
+
+
+def test_demo_cli_writes_one_overlay_per_expression(tmp_path):
+    cfg = Config.fromfile('configs/haris_synthetic.py')
+    cfg.model = tiny_model_cfg()
+    cfg.dump(str(tmp_path / 'tiny.py'))
+    from mmengine.runner import save_checkpoint
+    model = RefSegInferencer(cfg, device='cpu').model
+    save_checkpoint(model.state_dict(), str(tmp_path / 'tiny.pth'))
+    cv2.imwrite(str(tmp_path / 'img.jpg'), np.zeros((20, 30, 3), np.uint8))
+    proc = subprocess.run(
+        [sys.executable, 'demo/image_demo.py', str(tmp_path / 'img.jpg'),
+         'the left one', 'the right one', '--config',
+         str(tmp_path / 'tiny.py'), '--checkpoint', str(tmp_path / 'tiny.pth'),
+         '--out', str(tmp_path / 'o.png')], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert cv2.imread(str(tmp_path / 'o.png')).shape[1] == 30
+    assert cv2.imread(str(tmp_path / 'o_1.png')) is not None
+    other = Config.fromfile('configs/haris_synthetic.py')
+    other.model = tiny_model_cfg()
+    other.model.neck.dim = 16
+    with pytest.raises(ValueError, match='does not fit'):
+        RefSegInferencer(other, str(tmp_path / 'tiny.pth'), device='cpu')
+    proc = subprocess.run(
+        [sys.executable, 'demo/image_demo.py', str(tmp_path / 'none.jpg'),
+         'x', '--config', str(tmp_path / 'tiny.py'), '--checkpoint',
+         str(tmp_path / 'tiny.pth')], capture_output=True, text=True)
+    assert proc.returncode != 0 and 'none.jpg not found' in proc.stderr
