@@ -93,3 +93,24 @@ def test_demo_cli_writes_one_overlay_per_expression(tmp_path):
          'x', '--config', str(tmp_path / 'tiny.py'), '--checkpoint',
          str(tmp_path / 'tiny.pth')], capture_output=True, text=True)
     assert proc.returncode != 0 and 'none.jpg not found' in proc.stderr
+
+
+def test_attention_maps_are_the_maps_the_model_used(inferencer, tmp_path):
+    from projects.haris.apis import collect_attention, draw_attention_figure
+    img = np.random.randint(0, 255, (40, 64, 3), np.uint8)
+    att = collect_attention(inferencer, img, 'the red circle', level=0)
+    assert att['words'] == ['<start_of_text>', 'the', 'red', 'circle',
+                            '<end_of_text>']
+    block = inferencer.model.neck.blocks[0]
+    assert not block.keep_attn and block.attn_maps == {}  # switched off
+    # recompute the same forward by hand and compare with what was drawn
+    inferencer.model.neck.keep_attention_maps(True)
+    inferencer(img, 'the red circle')
+    raw = block.attn_maps['round1'][0]  # (N, L)
+    inferencer.model.neck.keep_attention_maps(False)
+    grid = att['round1'].reshape(len(att['words']), -1).T
+    np.testing.assert_allclose(grid, raw[:, :5].numpy(), atol=1e-6)
+    assert not np.allclose(att['round1'], att['round2'])
+    figure = draw_attention_figure(att, str(tmp_path / 'a.png'))
+    assert cv2.imread(str(tmp_path / 'a.png')).shape == figure.shape
+    assert figure.shape[0] > 5 * 100  # a row per word

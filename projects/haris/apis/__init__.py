@@ -1,3 +1,7 @@
+from .attention_maps import collect_attention, draw_attention_figure
 from .inferencer import RefSegInferencer, load_image
 
-__all__ = ['RefSegInferencer', 'load_image']
+__all__ = [
+    'RefSegInferencer', 'collect_attention', 'draw_attention_figure',
+    'load_image'
+]

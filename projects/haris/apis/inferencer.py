@@ -116,8 +116,8 @@ class RefSegInferencer:
         Returns:
             list[dict]: per pair, ``mask`` (H, W) bool at the image's
             resolution, ``prob`` (H, W) float sigmoid probabilities,
-            ``score`` (mean probability inside the mask, 0 if empty) and
-            ``text``.
+            ``score`` (mean probability inside the mask, 0 if empty),
+            ``text``, and the model input's ``img_shape``/``pad_shape``.
         """
         images = [images] if isinstance(images, (str, np.ndarray)) \
             else list(images)
@@ -147,7 +147,9 @@ class RefSegInferencer:
                         mask=mask,
                         prob=prob,
                         score=float(prob[mask].mean()) if mask.any() else 0.,
-                        text=out.metainfo['text']))
+                        text=out.metainfo['text'],
+                        img_shape=out.metainfo['img_shape'],
+                        pad_shape=out.metainfo['pad_shape']))
         return results
 
     @staticmethod

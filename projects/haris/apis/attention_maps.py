@@ -1,0 +1,104 @@
+"""Per-word language-weighted attention of both HLA rounds (the paper's
+Figure 1) for one image and expression."""
+from typing import Dict, List
+
+import cv2
+import numpy as np
+import torch
+
+from mmseg.utils.tokenizer import SimpleTokenizer
+from ..visualization import draw_mask
+from .inferencer import RefSegInferencer, load_image
+
+
+def token_words(token_ids: np.ndarray, token_mask: np.ndarray) -> List[str]:
+    """The text of each real token (start/end markers included)."""
+    decoder = SimpleTokenizer().decoder
+    words = []
+    for tid, real in zip(token_ids, token_mask):
+        if real:
+            words.append(decoder.get(int(tid), '?').replace('</w>', ''))
+    return words
+
+
+@torch.no_grad()
+def collect_attention(inferencer: RefSegInferencer, image, text: str,
+                      level: int = 0) -> Dict[str, object]:
+    """Run the model once with attention recording on.
+
+    Returns:
+        dict: ``round1`` and ``round2`` maps (L_real, h, w) of HLA level
+        ``level`` (0 = shallowest), ``words``, ``mask`` and ``image``.
+    """
+    neck = inferencer.model.neck
+    neck.keep_attention_maps(True)
+    try:
+        img = load_image(image)
+        result = inferencer(img, text)[0]
+        block = neck.blocks[level]
+        maps = {k: v[0].cpu().numpy() for k, v in block.attn_maps.items()}
+    finally:
+        neck.keep_attention_maps(False)
+    sample = inferencer.prepare(img, text)['data_samples']
+    ids, real = sample.token_ids, sample.token_mask
+    pad_h, pad_w = result['pad_shape']
+    stride = inferencer.model.backbone.patch_size
+    grid = (pad_h // stride, pad_w // stride)
+    out = dict(words=token_words(ids, real), mask=result['mask'], image=img,
+               img_shape=result['img_shape'], pad_shape=(pad_h, pad_w))
+    for name in ('round1', 'round2'):
+        if name in maps:  # (N, L) -> (L_real, h, w)
+            attn = maps[name][:, real.astype(bool)].T
+            out[name] = attn.reshape(-1, *grid)
+    return out
+
+
+def crop_to_image(grid: np.ndarray, img_shape, pad_shape) -> np.ndarray:
+    """The part of an (h, w) map over the padded input that covers the
+    letterboxed image (top-left ``img_shape`` of ``pad_shape``)."""
+    gh, gw = grid.shape
+    keep_h = max(1, int(np.ceil(gh * img_shape[0] / pad_shape[0])))
+    keep_w = max(1, int(np.ceil(gw * img_shape[1] / pad_shape[1])))
+    return grid[:keep_h, :keep_w]
+
+
+def draw_attention_figure(att: dict, out_file: str) -> np.ndarray:
+    """One PNG: a row per word; columns: the image with the predicted
+    mask, round-1 and round-2 attention of that word."""
+    image = att['image']
+    h, w = image.shape[:2]
+    cell = 160
+    scale = cell / max(h, w)
+    size = (max(1, int(w * scale)), max(1, int(h * scale)))
+    mask = cv2.resize(att['mask'].astype(np.uint8), size,
+                      interpolation=cv2.INTER_NEAREST).astype(bool)
+    base = cv2.resize(image, size)
+    with_mask = draw_mask(base[..., ::-1], mask)[..., ::-1]
+    rows = []
+    for i, word in enumerate(att['words']):
+        cells = [with_mask]
+        for name in ('round1', 'round2'):
+            if name not in att:
+                continue
+            crop = crop_to_image(att[name][i], att['img_shape'],
+                                 att['pad_shape'])
+            norm = crop / max(crop.max(), 1e-6)
+            hm = cv2.applyColorMap(
+                (cv2.resize(norm, size) * 255).astype(np.uint8),
+                cv2.COLORMAP_JET)
+            cells.append(cv2.addWeighted(base, 0.5, hm, 0.5, 0))
+        row = np.concatenate(cells, axis=1)
+        label = np.full((row.shape[0], 90, 3), 255, np.uint8)
+        cv2.putText(label, word[:10], (4, row.shape[0] // 2),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        rows.append(np.concatenate([label, row], axis=1))
+    figure = np.concatenate(rows, axis=0)
+    header = np.full((22, figure.shape[1], 3), 255, np.uint8)
+    for j, title in enumerate(('image', 'round 1 (bottom-up)',
+                               'round 2 (feedback)')):
+        cv2.putText(header, title, (94 + j * size[0], 15),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
+    figure = np.concatenate([header, figure], axis=0)
+    cv2.imwrite(out_file, figure)
+    return figure
