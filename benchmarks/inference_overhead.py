@@ -1,0 +1,43 @@
+"""End-to-end HARIS forward time / the two encoders' forward time.
+
+Paper-scale model (CLIP ViT-B/16 + text, D=256, 416x416), random weights,
+eval mode, no grad, median of repeated runs in one process.
+Usage: python benchmarks/inference_overhead.py [--repeats 5]
+"""
+import argparse
+
+from common import median_time, paper_model, text_batch, torch, write_result
+
+
+def measure(model, batch, size, words, repeats):
+    img = torch.randn(batch, 3, size, size)
+    ids, mask = text_batch(batch, length=max(22, words + 2), words=words)
+
+    def encoders():
+        model.backbone(img, ids, mask)
+
+    def full():
+        feats = model.backbone(img, ids, mask)
+        x = model.neck(feats['visual'], feats['words'], feats['sentence'],
+                       feats['word_padding_mask'])
+        model.decode_head(x)
+
+    with torch.no_grad():
+        t_enc = median_time(encoders, repeats)
+        t_full = median_time(full, repeats)
+    return dict(batch=batch, size=size, words=words,
+                encoders_s=round(t_enc, 4), full_s=round(t_full, 4),
+                ratio=round(t_full / t_enc, 4))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--repeats', type=int, default=5)
+    args = parser.parse_args()
+    model = paper_model().eval()
+    rows = [measure(model, b, 416, 10, args.repeats) for b in (1, 8)]
+    write_result('inference_overhead', dict(rows=rows, target_ratio=1.10))
+
+
+if __name__ == '__main__':
+    main()
