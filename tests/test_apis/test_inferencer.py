@@ -114,3 +114,36 @@ def test_attention_maps_are_the_maps_the_model_used(inferencer, tmp_path):
     figure = draw_attention_figure(att, str(tmp_path / 'a.png'))
     assert cv2.imread(str(tmp_path / 'a.png')).shape == figure.shape
     assert figure.shape[0] > 5 * 100  # a row per word
+
+
+def test_trainable_only_checkpoint_loads_on_pretrained_encoders(tmp_path):
+    import torch
+    from mmengine.runner import save_checkpoint
+    from transformers import CLIPConfig, CLIPModel
+
+    from tests.tiny_models import TINY_CLIP
+    CLIPModel(CLIPConfig(**TINY_CLIP)).save_pretrained(tmp_path / 'clip')
+    cfg = Config.fromfile('configs/haris_synthetic.py')
+    cfg.model = tiny_model_cfg(pretrained=str(tmp_path / 'clip'))
+    cfg.model.backbone.pop('clip_config', None)
+    cfg.dump(str(tmp_path / 'cfg.py'))
+    trained = RefSegInferencer(cfg, device='cpu').model
+    with torch.no_grad():
+        for name, p in trained.named_parameters():
+            if p.requires_grad:
+                p.add_(0.01)
+    save_checkpoint(dict(state_dict=trained.state_dict(), meta={}),
+                    str(tmp_path / 'full.pth'))
+    proc = subprocess.run(
+        [sys.executable, 'tools/model_converters/extract_trainable.py',
+         str(tmp_path / 'cfg.py'), str(tmp_path / 'full.pth'),
+         str(tmp_path / 'small.pth')], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    small = torch.load(tmp_path / 'small.pth', weights_only=True)
+    assert not any('clip' in k and 'lora_' not in k
+                   for k in small['state_dict'])
+    loaded = RefSegInferencer(cfg, str(tmp_path / 'small.pth'),
+                              device='cpu').model
+    for (n, a), b in zip(trained.state_dict().items(),
+                         loaded.state_dict().values()):
+        assert torch.equal(a, b), n

@@ -98,3 +98,32 @@ def test_pretrained_dir_loads_and_init_weights_keeps_it(tmp_path):
 def test_missing_local_dir_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match='save_pretrained'):
         build(pretrained=str(tmp_path / 'nothing'))
+
+
+def test_mmpretrain_vision_encoder_with_clip_text():
+    backbone = build(
+        vision_encoder=dict(
+            type='mmpretrain.VisionTransformer',
+            arch=dict(embed_dims=48, num_layers=3, num_heads=4,
+                      feedforward_channels=96),
+            img_size=32, patch_size=8, out_indices=(0, 1, 2)),
+        peft_cfg=dict(peft_type='LORA', r=4,
+                      target_modules=['q_proj', 'v_proj', 'qkv']))
+    ids, mask = text()
+    out = backbone(torch.randn(2, 3, 48, 64), ids, mask)
+    assert [v.shape for v in out['visual']] == [(2, 48, 6, 8)] * 3
+    assert out['words'].shape == (2, 7, 32)
+    trainable = [n for n, p in backbone.named_parameters() if p.requires_grad]
+    assert any(n.startswith('vision.') and 'lora_' in n for n in trainable)
+    assert all('lora_' in n for n in trainable)
+    backbone.train()
+    assert not backbone.vision.training
+
+
+def test_adalora():
+    backbone = build(peft_cfg=dict(peft_type='ADALORA', init_r=6,
+                                   target_r=2, total_step=100,
+                                   target_modules=['q_proj', 'v_proj']))
+    names = [n for n, p in backbone.named_parameters() if p.requires_grad]
+    assert names and all('lora_' in n for n in names)
+    backbone(torch.randn(1, 3, 32, 32), *text(1))

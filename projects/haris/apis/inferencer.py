@@ -73,11 +73,15 @@ class RefSegInferencer:
         self.pipeline = Compose(self.test_pipeline(self.model.cfg))
 
     def load_weights(self, checkpoint: str) -> None:
-        """Load a full checkpoint strictly; a checkpoint of another model
-        is refused with the keys that do not fit."""
+        """Load a checkpoint strictly; a checkpoint of another model is
+        refused with the keys that do not fit. A trainable-only checkpoint
+        (tools/model_converters/extract_trainable.py) must hold every
+        trainable weight; the frozen encoders keep their pretrained
+        weights."""
         try:
             ckpt = load_checkpoint(
-                self.model, checkpoint, map_location='cpu', strict=True)
+                self.model, checkpoint, map_location='cpu',
+                strict=not self.is_trainable_only(checkpoint))
         except RuntimeError as err:
             raise ValueError(
                 f'Checkpoint {checkpoint} does not fit this config\'s model; '
@@ -86,6 +90,19 @@ class RefSegInferencer:
         meta = ckpt.get('meta', {}).get('dataset_meta')
         if meta:
             self.model.dataset_meta = meta
+
+    def is_trainable_only(self, checkpoint: str) -> bool:
+        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        if not ckpt.get('meta', {}).get('trainable_only'):
+            return False
+        needed = {n for n, p in self.model.named_parameters()
+                  if p.requires_grad}
+        missing = needed - set(ckpt['state_dict'])
+        if missing:
+            raise ValueError(
+                f'Checkpoint {checkpoint} lacks {len(missing)} trainable '
+                f'weights of this model, e.g. {sorted(missing)[:3]}.')
+        return True
 
     @staticmethod
     def test_pipeline(cfg) -> List[dict]:

@@ -5,6 +5,7 @@ from typing import Dict, Optional, Sequence
 
 import peft
 import torch
+import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from peft.tuners.tuners_utils import BaseTunerLayer
@@ -48,6 +49,20 @@ def build_clip(pretrained: Optional[str],
             '`model.backbone.pretrained` to that local directory.') from err
 
 
+def build_mmpretrain_backbone(cfg: dict) -> nn.Module:
+    """Build an mmpretrain backbone and load its weights now (before any
+    adapter renames its layers)."""
+    import mmpretrain.models  # noqa: F401  (registers the backbones)
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    cfg = dict(cfg)
+    if not cfg['type'].startswith('mmpretrain.'):
+        cfg['type'] = 'mmpretrain.' + cfg['type']
+    cfg.setdefault('out_type', 'featmap')
+    backbone = PRETRAIN_MODELS.build(cfg)
+    backbone.init_weights()
+    return backbone
+
+
 @MODELS.register_module()
 class HFCLIPBackbone(BaseModule):
     """Frozen HuggingFace CLIP with PEFT adapters.
@@ -71,6 +86,14 @@ class HFCLIPBackbone(BaseModule):
             both towers.
         frozen (bool): Freeze the original CLIP weights. False fine-tunes
             the whole encoder (ablation). Defaults to True.
+        vision_encoder (dict, optional): An mmpretrain backbone config
+            (``VisionTransformer``, ``ViTEVA02``, DINOv2 archs, ...) with
+            ``out_type='featmap'`` and its own ``out_indices`` (0-based) and
+            ``init_cfg`` (e.g. Pretrained). It replaces CLIP's vision tower;
+            the text tower stays CLIP. Its weights are loaded at build time,
+            then frozen and adapted like CLIP's (name its layers in
+            ``peft_cfg['target_modules']``, e.g. 'qkv', 'proj').
+            Defaults to None.
         init_cfg (dict, optional): Unused for CLIP; kept for mmengine.
     """
 
@@ -80,26 +103,35 @@ class HFCLIPBackbone(BaseModule):
                  out_indices: Sequence[int] = (4, 8, 12),
                  peft_cfg: Optional[dict] = DEFAULT_PEFT,
                  frozen: bool = True,
+                 vision_encoder: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.clip = build_clip(pretrained, clip_config)
-        vision_cfg = self.clip.config.vision_config
-        num_layers = vision_cfg.num_hidden_layers
-        if not all(0 <= i <= num_layers for i in out_indices):
-            raise ValueError(f'out_indices {tuple(out_indices)} must lie in '
-                             f'[0, {num_layers}] for this CLIP vision tower.')
-        self.out_indices = tuple(out_indices)
-        self.patch_size = vision_cfg.patch_size
-        self.vision_channels = vision_cfg.hidden_size
         self.text_channels = self.clip.config.text_config.hidden_size
+        self.vision = None
+        if vision_encoder is None:
+            vision_cfg = self.clip.config.vision_config
+            num_layers = vision_cfg.num_hidden_layers
+            if not all(0 <= i <= num_layers for i in out_indices):
+                raise ValueError(
+                    f'out_indices {tuple(out_indices)} must lie in '
+                    f'[0, {num_layers}] for this CLIP vision tower.')
+            self.out_indices = tuple(out_indices)
+            self.patch_size = vision_cfg.patch_size
+        else:
+            self.vision = build_mmpretrain_backbone(vision_encoder)
+            del self.clip.vision_model, self.clip.visual_projection
+            self.out_indices = tuple(self.vision.out_indices)
+            self.patch_size = self.vision.patch_embed.projection.stride[0]
         self.frozen = frozen
-        if frozen:
-            self.clip.requires_grad_(False)
-        if peft_cfg is not None:
-            config = peft.get_peft_config(dict(peft_cfg))
-            peft.inject_adapter_in_model(config, self.clip)
-            if not frozen:
-                self.clip.requires_grad_(True)
+        encoders = [m for m in (self.clip, self.vision) if m is not None]
+        for encoder in encoders:
+            encoder.requires_grad_(not frozen)
+            if peft_cfg is not None:
+                config = peft.get_peft_config(dict(peft_cfg))
+                peft.inject_adapter_in_model(config, encoder)
+                if not frozen:  # full fine-tuning trains the base weights too
+                    encoder.requires_grad_(True)
         self.freeze_unused()
         total = sum(p.numel() for p in self.parameters())
         trainable = sum(p.numel() for p in self.parameters()
@@ -112,11 +144,13 @@ class HFCLIPBackbone(BaseModule):
         """Parameters HARIS never reaches (contrastive projections, the
         vision post-norm, vision layers after the last ``out_indices``)
         get no gradient, so DDP sees no unused trainable parameter."""
-        unused = [
-            self.clip.visual_projection, self.clip.text_projection,
-            self.clip.vision_model.post_layernorm,
-            *self.clip.vision_model.encoder.layers[max(self.out_indices):]
-        ]
+        unused = [self.clip.text_projection]
+        if self.vision is None:
+            unused += [
+                self.clip.visual_projection,
+                self.clip.vision_model.post_layernorm,
+                *self.clip.vision_model.encoder.layers[max(self.out_indices):]
+            ]
         for module in unused:
             module.requires_grad_(False)
         self.clip.logit_scale.requires_grad_(False)
@@ -129,10 +163,13 @@ class HFCLIPBackbone(BaseModule):
         """Keep frozen CLIP in eval mode; adapters follow ``mode``."""
         super().train(mode)
         if self.frozen:
-            self.clip.eval()
-            for module in self.clip.modules():
-                if isinstance(module, BaseTunerLayer):
-                    module.train(mode)
+            for encoder in (self.clip, self.vision):
+                if encoder is None:
+                    continue
+                encoder.eval()
+                for module in encoder.modules():
+                    if isinstance(module, BaseTunerLayer):
+                        module.train(mode)
         return self
 
     def forward_vision(self, img: Tensor) -> list:
@@ -141,6 +178,8 @@ class HFCLIPBackbone(BaseModule):
         if h % self.patch_size or w % self.patch_size:
             raise ValueError(f'Input size {h}x{w} must be a multiple of the '
                              f'patch size {self.patch_size}.')
+        if self.vision is not None:
+            return list(self.vision(img))
         out = self.clip.vision_model(
             pixel_values=img,
             output_hidden_states=True,
@@ -173,13 +212,13 @@ class HFCLIPBackbone(BaseModule):
 
     def set_adapters_enabled(self, enabled: bool) -> None:
         """Switch the injected adapters on or off (off = original CLIP)."""
-        for module in self.clip.modules():
+        for module in self.modules():
             if isinstance(module, BaseTunerLayer):
                 module.enable_adapters(enabled)
 
     @torch.no_grad()
     def merge_adapters(self) -> None:
         """Fold the adapters into the CLIP weights (faster inference)."""
-        for module in self.clip.modules():
+        for module in self.modules():
             if isinstance(module, BaseTunerLayer):
                 module.merge()
