@@ -16,6 +16,8 @@ import sys
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
+import torch  # noqa: E402
+from mmengine.analysis import FlopAnalyzer  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from prettytable import PrettyTable  # noqa: E402
@@ -47,12 +49,43 @@ def parameter_table(model) -> dict:
     return rows
 
 
+class PlainForward(torch.nn.Module):
+    """image, token ids, token mask -> mask logits (for FLOP counting)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, img, ids, mask):
+        feats = self.model.backbone(img, ids, mask)
+        x = self.model.neck(feats['visual'], feats['words'],
+                            feats['sentence'], feats['word_padding_mask'])
+        return self.model.decode_head(x)
+
+
+def flops_table(model, size: int, length: int) -> dict:
+    """GFLOPs (multiply-adds, fvcore convention) per part for one image."""
+    img = torch.zeros(1, 3, size, size)
+    ids = torch.zeros(1, length, dtype=torch.long)
+    ids[0, :3] = torch.tensor([49406, 320, 49407])
+    mask = ids != 0
+    analyzer = FlopAnalyzer(PlainForward(model).eval(), (img, ids, mask))
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    by_module = analyzer.by_module()
+    return {
+        part: by_module.get(f'model.{part}', 0) / 1e9
+        for part in ('backbone', 'neck', 'decode_head')
+    } | {'total': analyzer.total() / 1e9}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('--random-clip', action='store_true',
                         help='build the named CLIP with random weights')
     parser.add_argument('--json', help='also write the counts here')
+    parser.add_argument('--flops', type=int, metavar='SIZE',
+                        help='also count GFLOPs for one SIZE x SIZE image')
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
     init_default_scope('mmseg')
@@ -69,10 +102,18 @@ def main():
     for name, (total, trainable) in rows.items():
         table.add_row([name, f'{total:,}', f'{trainable:,}'])
     print(table)
+    result = {k: dict(total=t, trainable=tr) for k, (t, tr) in rows.items()}
+    if args.flops:
+        length = 22
+        gflops = flops_table(model, args.flops, length)
+        table = PrettyTable(['part', f'GFLOPs ({args.flops}px, L={length})'])
+        for name, value in gflops.items():
+            table.add_row([name, f'{value:.2f}'])
+            result[name]['gflops'] = round(value, 3)
+        print(table)
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump({k: dict(total=t, trainable=tr)
-                       for k, (t, tr) in rows.items()}, f, indent=2)
+            json.dump(result, f, indent=2)
 
 
 if __name__ == '__main__':

@@ -10,8 +10,9 @@ from torch import Tensor
 
 class PixelDecoder(nn.Module):
     """Concatenate the levels (resized to the first level), project to
-    ``channels``, then ``num_upsample`` stages of x2 upsampling followed by a
-    3x3 conv-norm-act.
+    ``channels``, then ``num_upsample`` stages of a 3x3 conv-norm-act
+    followed by x2 bilinear upsampling (convolving before upsampling keeps
+    the cost at 1/4 of the other order).
 
     Args:
         in_channels (int): Channels of every level map.
@@ -48,6 +49,6 @@ class PixelDecoder(nn.Module):
         """Pixel embeddings (B, C, H_1 * 2^k, W_1 * 2^k)."""
         x = merged
         for stage in self.stages:
-            x = stage(F.interpolate(
-                x, scale_factor=2, mode='bilinear', align_corners=False))
+            x = F.interpolate(
+                stage(x), scale_factor=2, mode='bilinear', align_corners=False)
         return x
