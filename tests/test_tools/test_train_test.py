@@ -49,6 +49,14 @@ def latest_metrics(work_dir):
     return json.load(open(files[-1]))
 
 
+def first_run_val(work_dir):
+    """The validation metrics logged by the first training run there."""
+    scalars = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                        'scalars.json')))[0]
+    rows = [json.loads(line) for line in open(scalars)]
+    return [r for r in rows if 'mIoU' in r][-1]
+
+
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """Train 6 iterations, checkpoints at 3 and 6."""
@@ -111,3 +119,76 @@ def test_dist_train_and_test_with_two_processes(trained):
     double = latest_metrics(str(tmp / 'double'))
     for key in ('oIoU', 'mIoU', 'Prec@0.5', 'Prec@0.7'):
         assert single[key] == double[key], key
+
+
+def test_nan_loss_stops_with_iteration_and_keeps_last_good(trained):
+    tmp, work = trained
+    nan_work = str(tmp / 'nan')
+    opts = small_options(str(tmp / 'data'), iters=6)
+    run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', nan_work,
+         '--cfg-options'] + small_options(str(tmp / 'data'), iters=3))
+    good = torch.load(osp.join(nan_work, 'iter_3.pth'), weights_only=True)
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', nan_work,
+         '--resume', '--cfg-options'] + opts +
+        ['model.decode_head.loss_decode.1.loss_weight=nan'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert 'Loss is nan at iteration 4' in proc.stderr
+    assert 'iter_3.pth' in proc.stderr
+    assert not osp.exists(osp.join(nan_work, 'iter_6.pth'))
+    again = torch.load(osp.join(nan_work, 'iter_3.pth'), weights_only=True)
+    for k, v in good['state_dict'].items():
+        assert torch.equal(v, again['state_dict'][k])
+
+
+def test_killed_run_resumes_to_the_same_weights(trained):
+    """A run stopped at iteration 6 (as after a SIGKILL, with a checkpoint
+    left half-written) and resumed equals an uninterrupted 9-iteration
+    run, weight for weight."""
+    import signal
+    tmp, _ = trained
+    data = str(tmp / 'data')
+    whole, killed = str(tmp / 'whole'), str(tmp / 'killed')
+    run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', whole,
+         '--cfg-options'] + small_options(data, iters=9))
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.Popen(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', killed,
+         '--cfg-options'] + small_options(data, iters=9),
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    target = osp.join(killed, 'iter_6.pth')
+    deadline = 300
+    import time
+    start = time.time()
+    while not osp.exists(osp.join(killed, 'last_checkpoint')) or \
+            open(osp.join(killed, 'last_checkpoint')).read().strip() != \
+            target:
+        assert time.time() - start < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # what a kill while writing the next checkpoint leaves behind
+    with open(osp.join(killed, 'iter_9.pth'), 'wb') as f:
+        f.write(open(target, 'rb').read()[:1000])
+    out = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+               killed, '--resume', '--cfg-options'] +
+              small_options(data, iters=9))
+    assert 'resumed epoch: 0, iter: 6' in out
+    a = torch.load(osp.join(whole, 'iter_9.pth'), weights_only=True)
+    b = torch.load(osp.join(killed, 'iter_9.pth'), weights_only=True)
+    for k, v in a['state_dict'].items():
+        assert torch.equal(v, b['state_dict'][k]), k
+
+
+def test_same_seed_same_metrics(trained):
+    tmp, work = trained
+    first = first_run_val(work)  # the val at iteration 6 of `trained`
+    again = str(tmp / 'again')
+    run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', again,
+         '--cfg-options'] + small_options(str(tmp / 'data')))
+    second = first_run_val(again)
+    for key in ('oIoU', 'mIoU', 'Prec@0.5'):
+        assert first[key] == second[key]
