@@ -87,7 +87,7 @@ def main():
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded below, strictly
     if args.show_dir:
         args.show_dir = osp.join(cfg.work_dir, args.show_dir)
     if args.show or args.show_dir:
@@ -98,6 +98,8 @@ def main():
     init_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)
+    # a checkpoint of another model fails here, naming the keys that differ
+    runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
     runner.test()
 
 

@@ -10,6 +10,7 @@ from mmengine.runner import load_checkpoint
 
 from mmseg.apis import init_model
 from ..datasets import ReferringDataset
+from ..utils import load_local_checkpoint
 from ..visualization import add_caption, draw_mask
 
 ImageType = Union[str, np.ndarray]
@@ -92,7 +93,7 @@ class RefSegInferencer:
             self.model.dataset_meta = meta
 
     def is_trainable_only(self, checkpoint: str) -> bool:
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
         if not ckpt.get('meta', {}).get('trainable_only'):
             return False
         needed = {n for n, p in self.model.named_parameters()

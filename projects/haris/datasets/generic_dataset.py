@@ -42,15 +42,22 @@ class GenericReferringDataset(ReferringDataset):
             raise FileNotFoundError(
                 f'Annotation file {self.ann_file} not found. {FORMAT_HELP}')
         refs = []
-        with open(self.ann_file, encoding='utf-8') as f:
-            for num, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
+        with open(self.ann_file, 'rb') as f:
+            for num, raw in enumerate(f, 1):
                 where = f'{self.ann_file}:{num}'
                 try:
+                    line = raw.decode('utf-8')
+                    if not line.strip():
+                        continue
                     item = json.loads(line)
                     sentences = item.get('sentences') or [item['expression']]
+                    if isinstance(sentences, str):
+                        sentences = [sentences]
                     image, mask = item['image'], item['mask']
+                except UnicodeDecodeError as err:
+                    raise ValueError(
+                        f'{where}: not UTF-8 text ({err}); save the file as '
+                        'UTF-8.') from err
                 except (ValueError, KeyError, TypeError) as err:
                     raise ValueError(
                         f'{where}: bad line ({err!r}). {FORMAT_HELP}') from err
