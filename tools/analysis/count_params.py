@@ -25,28 +25,7 @@ from prettytable import PrettyTable  # noqa: E402
 import projects.haris  # noqa: E402,F401
 from mmseg.registry import MODELS  # noqa: E402
 from projects.haris.models.backbones import ARCHITECTURES  # noqa: E402
-
-
-def count(module):
-    total = sum(p.numel() for p in module.parameters())
-    trainable = sum(p.numel() for p in module.parameters()
-                    if p.requires_grad)
-    return total, trainable
-
-
-def parameter_table(model) -> dict:
-    """{part: (total, trainable)} for backbone (CLIP base, adapters), neck,
-    decode head and the whole model."""
-    rows = {}
-    adapters = sum(p.numel() for n, p in model.backbone.named_parameters()
-                   if 'lora_' in n or 'ia3_' in n or 'adaption' in n)
-    total, trainable = count(model.backbone)
-    rows['backbone'] = (total, trainable)
-    rows['  of which adapters'] = (adapters, adapters)
-    for name in ('neck', 'decode_head'):
-        rows[name] = count(getattr(model, name))
-    rows['total'] = count(model)
-    return rows
+from projects.haris.utils import parameter_table  # noqa: E402
 
 
 class PlainForward(torch.nn.Module):
@@ -109,7 +88,7 @@ def main():
         table = PrettyTable(['part', f'GFLOPs ({args.flops}px, L={length})'])
         for name, value in gflops.items():
             table.add_row([name, f'{value:.2f}'])
-            result[name]['gflops'] = round(value, 3)
+            result.setdefault(name, {})['gflops'] = round(value, 3)
         print(table)
     if args.json:
         with open(args.json, 'w') as f:

@@ -1,8 +1,9 @@
 from .checkpoint_safety import (allow_mmengine_checkpoints,
                                 load_local_checkpoint)
 from .launch import init_cpu_distributed
+from .parameters import parameter_table
 
 __all__ = [
     'allow_mmengine_checkpoints', 'load_local_checkpoint',
-    'init_cpu_distributed'
+    'init_cpu_distributed', 'parameter_table'
 ]

@@ -1,0 +1,42 @@
+"""Total / trainable parameters of the paper-scale model per part, for
+LoRA (default), full fine-tuning and frozen encoders without adapters.
+Usage: python benchmarks/parameters.py
+"""
+import os.path as osp
+
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+from common import ROOT, write_result
+from mmseg.registry import MODELS
+from projects.haris.models.backbones import ARCHITECTURES
+from projects.haris.utils import parameter_table
+
+VARIANTS = {
+    'frozen + LoRA (default)': {},
+    'full fine-tuning': dict(frozen=False, peft_cfg=None),
+    'frozen, no adapters': dict(peft_cfg=None),
+}
+
+
+def main():
+    init_default_scope('mmseg')
+    rows = {}
+    for name, changes in VARIANTS.items():
+        cfg = Config.fromfile(osp.join(ROOT, 'configs', 'haris_refcoco.py'))
+        backbone = cfg.model.backbone
+        backbone.clip_config = ARCHITECTURES[backbone.pretrained]
+        backbone.pretrained = None
+        backbone.update(changes)
+        table = parameter_table(MODELS.build(cfg.model))
+        rows[name] = {k: dict(total=t, trainable=tr)
+                      for k, (t, tr) in table.items()}
+    write_result('parameters', dict(
+        variants=rows, target_trainable=12_000_000,
+        etris_reference=dict(adapters=600_000, trainable=23_800_000,
+                             source='as counted in the issue from ETRIS '
+                             'public code (not recounted here)')))
+
+
+if __name__ == '__main__':
+    main()
