@@ -22,6 +22,6 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=True)
-# Batch 32 over GPUs (4 x 8); mmengine rescales the lr for other totals
-# when run with --auto-scale-lr.
+# Batch 32 over GPUs (4 x 8); with another total batch, mmengine rescales the
+# lr linearly when run with --cfg-options auto_scale_lr.enable=True.
 auto_scale_lr = dict(enable=False, base_batch_size=32)
