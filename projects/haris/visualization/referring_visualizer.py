@@ -13,28 +13,42 @@ from mmseg.visualization import SegLocalVisualizer
 
 
 def add_caption(image: np.ndarray, text: Optional[str]) -> np.ndarray:
-    """Return ``image`` (H, W, 3 RGB) with ``text`` on a white band above."""
+    """Return ``image`` (H, W, 3) with ``text`` on a white band above,
+    wrapped to the image's width."""
     if not text:
         return image
-    scale = max(0.35, image.shape[1] / 900)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    band = np.full((th + base + 8, image.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, text, (4, th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                (0, 0, 0), 1, cv2.LINE_AA)
+    font, width = cv2.FONT_HERSHEY_SIMPLEX, image.shape[1]
+    scale = min(0.6, max(0.3, width / 700))
+    lines, line = [], ''
+    for word in text.split():
+        trial = f'{line} {word}'.strip()
+        if line and cv2.getTextSize(trial, font, scale, 1)[0][0] > width - 8:
+            lines.append(line)
+            trial = word
+        line = trial
+    lines.append(line)
+    (_, th), base = cv2.getTextSize('Ag', font, scale, 1)
+    step = th + base + 4
+    band = np.full((step * len(lines) + 4, width, 3), 255, np.uint8)
+    for i, content in enumerate(lines):
+        cv2.putText(band, content, (4, step * i + th + 4), font, scale,
+                    (0, 0, 0), 1, cv2.LINE_AA)
     return np.concatenate([band, image], axis=0)
 
 
 def draw_mask(image: np.ndarray,
               mask: np.ndarray,
-              color=(255, 64, 64),
-              alpha: float = 0.5) -> np.ndarray:
-    """RGB ``image`` with boolean ``mask`` tinted and outlined."""
+              color=(0, 255, 255),
+              alpha: float = 0.6) -> np.ndarray:
+    """RGB ``image`` with boolean ``mask`` tinted (cyan) and outlined
+    (black), visible on any object colour."""
     out = image.copy()
     out[mask] = ((1 - alpha) * out[mask] + alpha * np.array(color)).astype(
         np.uint8)
     contours, _ = cv2.findContours(
         mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    cv2.drawContours(out, contours, -1, color, 1)
+    thickness = max(1, round(max(image.shape[:2]) / 300))
+    cv2.drawContours(out, contours, -1, (0, 0, 0), thickness)
     return out
 
 
