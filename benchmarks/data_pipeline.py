@@ -13,6 +13,7 @@ import cv2
 from mmengine.config import Config
 
 from common import ROOT, np, torch, write_result
+from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS
 
 
@@ -20,6 +21,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--samples', type=int, default=300)
     args = parser.parse_args()
+    init_default_scope('mmseg')
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'haris_refcoco.py'))
