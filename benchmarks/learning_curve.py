@@ -10,7 +10,7 @@ from datetime import datetime
 
 from common import RESULTS, write_result
 
-STAMP = r'(\d\d/\d\d \d\d:\d\d:\d\d)'
+STAMP = r'(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d)'
 
 
 def parse(log_file):
@@ -19,7 +19,7 @@ def parse(log_file):
         m = re.match(STAMP + r' - mmengine - INFO - Iter\(train\) \[\s*(\d+)',
                      line)
         if m:
-            t = datetime.strptime(m.group(1), '%m/%d %H:%M:%S')
+            t = datetime.strptime(m.group(1), '%Y/%m/%d %H:%M:%S')
             if start is None:
                 start = t
             last_iter = int(m.group(2))
@@ -27,7 +27,7 @@ def parse(log_file):
         m = re.match(STAMP + r'.*Iter\(val\).*oIoU: ([\d.]+)\s+mIoU: '
                      r'([\d.]+)', line)
         if m and start is not None:
-            t = datetime.strptime(m.group(1), '%m/%d %H:%M:%S')
+            t = datetime.strptime(m.group(1), '%Y/%m/%d %H:%M:%S')
             points.append(dict(iter=last_iter,
                                minutes=round((t - start).total_seconds() / 60
                                              + 0.0, 2),
