@@ -22,6 +22,7 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=1000,
         max_keep_ckpts=3, save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    # with tools/test.py --show-dir: an overlay every 20 batches
-    visualization=dict(type='SegVisualizationHook', interval=20))
+    # validation overlays (one batch in 20) in the work dir's vis_data;
+    # tools/test.py --show-dir writes them for the test set
+    visualization=dict(type='SegVisualizationHook', draw=True, interval=20))
 log_processor = dict(by_epoch=False)

@@ -89,7 +89,9 @@ def draw_attention_figure(att: dict, out_file: str) -> np.ndarray:
             cells.append(cv2.addWeighted(base, 0.5, hm, 0.5, 0))
         row = np.concatenate(cells, axis=1)
         label = np.full((row.shape[0], 90, 3), 255, np.uint8)
-        cv2.putText(label, word[:10], (4, row.shape[0] // 2),
+        short = {'<start_of_text>': '<sot>', '<end_of_text>': '<eot>'}
+        cv2.putText(label, short.get(word, word)[:12],
+                    (4, row.shape[0] // 2),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
                     cv2.LINE_AA)
         rows.append(np.concatenate([label, row], axis=1))
