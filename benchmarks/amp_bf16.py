@@ -18,10 +18,7 @@ def main():
     ids, mask = text_batch(args.batch)
 
     def forward():
-        feats = model.backbone(img, ids, mask)
-        x = model.neck(feats['visual'], feats['words'], feats['sentence'],
-                       feats['word_padding_mask'])
-        return model.decode_head(x).float().sigmoid()
+        return model.decode_head(model.encode(img, ids, mask)).float().sigmoid()
 
     def bf16():
         with torch.autocast('cpu', dtype=torch.bfloat16):

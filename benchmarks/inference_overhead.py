@@ -18,10 +18,7 @@ def measure(model, batch, size, words, repeats):
         model.backbone(img, ids, mask)
 
     def full():
-        feats = model.backbone(img, ids, mask)
-        x = model.neck(feats['visual'], feats['words'], feats['sentence'],
-                       feats['word_padding_mask'])
-        model.decode_head(x)
+        model.decode_head(model.encode(img, ids, mask))
 
     with torch.no_grad():
         # alternate the two so that machine noise hits both alike

@@ -24,10 +24,7 @@ def one(batch, repeats):
     focal, dice = model.decode_head.loss_decode
 
     def forward():
-        feats = model.backbone(img, ids, mask)
-        x = model.neck(feats['visual'], feats['words'], feats['sentence'],
-                       feats['word_padding_mask'])
-        return model.decode_head(x)
+        return model.decode_head(model.encode(img, ids, mask))
 
     def step():
         logits = torch.nn.functional.interpolate(

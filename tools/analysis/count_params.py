@@ -36,10 +36,7 @@ class PlainForward(torch.nn.Module):
         self.model = model
 
     def forward(self, img, ids, mask):
-        feats = self.model.backbone(img, ids, mask)
-        x = self.model.neck(feats['visual'], feats['words'],
-                            feats['sentence'], feats['word_padding_mask'])
-        return self.model.decode_head(x)
+        return self.model.decode_head(self.model.encode(img, ids, mask))
 
 
 def flops_table(model, size: int, length: int) -> dict:

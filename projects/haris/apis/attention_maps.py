@@ -39,8 +39,7 @@ def collect_attention(inferencer: RefSegInferencer, image, text: str,
         maps = {k: v[0].cpu().numpy() for k, v in block.attn_maps.items()}
     finally:
         neck.keep_attention_maps(False)
-    sample = inferencer.prepare(img, text)['data_samples']
-    ids, real = sample.token_ids, sample.token_mask
+    ids, real = result['token_ids'], result['token_mask']
     pad_h, pad_w = result['pad_shape']
     stride = inferencer.model.backbone.patch_size
     grid = (pad_h // stride, pad_w // stride)

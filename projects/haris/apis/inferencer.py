@@ -6,7 +6,7 @@ import mmcv
 import numpy as np
 import torch
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.runner import load_checkpoint
+from mmengine.runner import load_state_dict
 
 from mmseg.apis import init_model
 from ..datasets import ReferringDataset
@@ -79,31 +79,27 @@ class RefSegInferencer:
         (tools/model_converters/extract_trainable.py) must hold every
         trainable weight; the frozen encoders keep their pretrained
         weights."""
+        ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt)
+        meta = ckpt.get('meta', {})
+        partial = bool(meta.get('trainable_only'))
+        if partial:
+            needed = {n for n, p in self.model.named_parameters()
+                      if p.requires_grad}
+            missing = needed - set(state)
+            if missing:
+                raise ValueError(
+                    f'Checkpoint {checkpoint} lacks {len(missing)} trainable '
+                    f'weights of this model, e.g. {sorted(missing)[:3]}.')
         try:
-            ckpt = load_checkpoint(
-                self.model, checkpoint, map_location='cpu',
-                strict=not self.is_trainable_only(checkpoint))
+            load_state_dict(self.model, state, strict=not partial)
         except RuntimeError as err:
             raise ValueError(
                 f'Checkpoint {checkpoint} does not fit this config\'s model; '
                 f'was it trained with another config? {str(err)[:500]}'
             ) from err
-        meta = ckpt.get('meta', {}).get('dataset_meta')
-        if meta:
-            self.model.dataset_meta = meta
-
-    def is_trainable_only(self, checkpoint: str) -> bool:
-        ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
-        if not ckpt.get('meta', {}).get('trainable_only'):
-            return False
-        needed = {n for n, p in self.model.named_parameters()
-                  if p.requires_grad}
-        missing = needed - set(ckpt['state_dict'])
-        if missing:
-            raise ValueError(
-                f'Checkpoint {checkpoint} lacks {len(missing)} trainable '
-                f'weights of this model, e.g. {sorted(missing)[:3]}.')
-        return True
+        if meta.get('dataset_meta'):
+            self.model.dataset_meta = meta['dataset_meta']
 
     @staticmethod
     def test_pipeline(cfg) -> List[dict]:
@@ -135,7 +131,8 @@ class RefSegInferencer:
             list[dict]: per pair, ``mask`` (H, W) bool at the image's
             resolution, ``prob`` (H, W) float sigmoid probabilities,
             ``score`` (mean probability inside the mask, 0 if empty),
-            ``text``, and the model input's ``img_shape``/``pad_shape``.
+            ``text``, and the model input's ``img_shape``/``pad_shape``
+            and ``token_ids``/``token_mask``.
         """
         images = [images] if isinstance(images, (str, np.ndarray)) \
             else list(images)
@@ -167,7 +164,9 @@ class RefSegInferencer:
                         score=float(prob[mask].mean()) if mask.any() else 0.,
                         text=out.metainfo['text'],
                         img_shape=out.metainfo['img_shape'],
-                        pad_shape=out.metainfo['pad_shape']))
+                        pad_shape=out.metainfo['pad_shape'],
+                        token_ids=out.metainfo['token_ids'],
+                        token_mask=out.metainfo['token_mask']))
         return results
 
     @staticmethod

@@ -37,13 +37,18 @@ class ReferringSegmentor(EncoderDecoder):
             device=device)
         return ids, mask
 
-    def extract_feat(self, inputs: Tensor,
-                     batch_img_metas: Optional[List[dict]] = None) -> tuple:
-        """Backbone (image + text) then neck; returns the neck's output."""
-        ids, mask = self.text_inputs(batch_img_metas)
-        feats = self.backbone(inputs, ids, mask)
+    def encode(self, img: Tensor, token_ids: Tensor,
+               token_mask: Tensor) -> tuple:
+        """Backbone (image + text) then neck on plain tensors; returns the
+        neck's output (the decode head's input)."""
+        feats = self.backbone(img, token_ids, token_mask)
         return self.neck(feats['visual'], feats['words'], feats['sentence'],
                          feats['word_padding_mask'])
+
+    def extract_feat(self, inputs: Tensor,
+                     batch_img_metas: Optional[List[dict]] = None) -> tuple:
+        """Tokens from the metainfo, then :meth:`encode`."""
+        return self.encode(inputs, *self.text_inputs(batch_img_metas))
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
