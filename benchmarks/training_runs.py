@@ -1,0 +1,78 @@
+"""Run several short tools/train.py jobs side by side and read their final
+validation metrics.
+
+The demo-sized models are too small to keep two threads busy, so on a
+2-core machine two single-threaded runs at a time finish the same work
+sooner than one two-threaded run after another.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List
+
+from common import ROOT
+
+
+def schedule_options(iters: int) -> List[str]:
+    """Shorten the demo schedule to ``iters`` iterations, validate once at
+    the end and keep only the final weights; the warm-up is a fifth of
+    the run, at most the demo's 200 iterations."""
+    warmup = min(200, iters // 5)
+    return [
+        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        f'param_scheduler.0.end={warmup}', f'param_scheduler.1.begin={warmup}',
+        f'param_scheduler.1.end={iters}',
+        f'default_hooks.checkpoint.interval={iters}',
+        'default_hooks.checkpoint.save_best=None',
+        'default_hooks.visualization.draw=False',
+        'train_dataloader.num_workers=1', 'val_dataloader.num_workers=1'
+    ]
+
+
+def final_val(work_dir: str) -> Dict[str, float]:
+    """The last validation metrics logged in ``work_dir``."""
+    scalars = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))[-1]
+    rows = [json.loads(line) for line in open(scalars)]
+    return [r for r in rows if 'mIoU' in r][-1]
+
+
+def run_trainings(jobs: List[dict], parallel: int = 2) -> List[dict]:
+    """Train every job (``config``, ``work_dir``, ``options``) with
+    ``parallel`` single-threaded processes at a time; returns each job's
+    final validation metrics with its wall time in seconds. A failed run
+    raises with the path of its output."""
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    pending, running, results = list(enumerate(jobs)), [], {}
+    while pending or running:
+        while pending and len(running) < parallel:
+            index, job = pending.pop(0)
+            os.makedirs(job['work_dir'], exist_ok=True)
+            out = open(osp.join(job['work_dir'], 'train_output.txt'), 'w')
+            proc = subprocess.Popen(
+                [sys.executable, 'tools/train.py', job['config'],
+                 '--work-dir', job['work_dir'], '--cfg-options'] +
+                job['options'], cwd=ROOT, env=env, stdout=out,
+                stderr=subprocess.STDOUT)
+            running.append((index, job, proc, out, time.perf_counter()))
+        time.sleep(1)
+        for item in list(running):
+            index, job, proc, out, start = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            out.close()
+            if proc.returncode:
+                for other in running:
+                    other[2].kill()
+                raise RuntimeError(f'{job["work_dir"]} failed; see '
+                                   f'{out.name}')
+            results[index] = dict(
+                final_val(job['work_dir']),
+                seconds=round(time.perf_counter() - start, 1))
+            print(job['work_dir'], results[index], flush=True)
+    return [results[i] for i in range(len(jobs))]
