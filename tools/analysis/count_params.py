@@ -16,8 +16,6 @@ import sys
 sys.path.insert(
     0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-import torch  # noqa: E402
-from mmengine.analysis import FlopAnalyzer  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from prettytable import PrettyTable  # noqa: E402
@@ -25,33 +23,7 @@ from prettytable import PrettyTable  # noqa: E402
 import projects.haris  # noqa: E402,F401
 from mmseg.registry import MODELS  # noqa: E402
 from projects.haris.models.backbones import ARCHITECTURES  # noqa: E402
-from projects.haris.utils import parameter_table  # noqa: E402
-
-
-class PlainForward(torch.nn.Module):
-    """image, token ids, token mask -> mask logits (for FLOP counting)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, img, ids, mask):
-        return self.model.decode_head(self.model.encode(img, ids, mask))
-
-
-def flops_table(model, size: int, length: int) -> dict:
-    """GFLOPs (multiply-adds, fvcore convention) per part for one image."""
-    img = torch.zeros(1, 3, size, size)
-    ids = torch.zeros(1, length, dtype=torch.long)
-    ids[0, :3] = torch.tensor([49406, 320, 49407])
-    mask = ids != 0
-    analyzer = FlopAnalyzer(PlainForward(model).eval(), (img, ids, mask))
-    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    by_module = analyzer.by_module()
-    return {
-        part: by_module.get(f'model.{part}', 0) / 1e9
-        for part in ('backbone', 'neck', 'decode_head')
-    } | {'total': analyzer.total() / 1e9}
+from projects.haris.utils import flops_table, parameter_table  # noqa: E402
 
 
 def main():

@@ -1,0 +1,44 @@
+"""tools/pretrain_clip.py: contrastive pretraining saves a CLIP that HARIS
+loads, and never overwrites a model by accident."""
+import json
+import math
+import os.path as osp
+import subprocess
+import sys
+
+import torch
+from transformers import CLIPModel
+
+from mmseg.registry import MODELS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def pretrain(out, *extra):
+    return subprocess.run(
+        [sys.executable, 'tools/pretrain_clip.py',
+         'configs/haris_synthetic.py', '--out', str(out), '--steps', '40',
+         '--batch-size', '32', '--eval-images', '96', *extra],
+        cwd=ROOT, capture_output=True, text=True)
+
+
+def test_pretrain_saves_a_model_haris_loads(tmp_path):
+    out = tmp_path / 'tiny_clip'
+    result = pretrain(out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = json.load(open(out / 'pretrain_log.json'))
+    assert log['steps'] == 40
+    assert log['final_loss'] < math.log(32)  # below chance: it learned
+    assert 0 <= log['retrieval_accuracy'] <= 100
+    clip = CLIPModel.from_pretrained(out)
+    assert clip.config.vision_config.image_size == 96
+    backbone = MODELS.build(dict(type='HFCLIPBackbone', pretrained=str(out),
+                                 out_indices=(1, 2, 3), peft_cfg=None))
+    for name, p in clip.state_dict().items():
+        assert torch.equal(backbone.clip.state_dict()[name], p), name
+
+    weights = (out / 'model.safetensors').read_bytes()
+    again = pretrain(out)
+    assert again.returncode != 0
+    assert 'already holds a model' in again.stderr + again.stdout
+    assert (out / 'model.safetensors').read_bytes() == weights
