@@ -2,7 +2,7 @@
 relational synthetic split (distractors share the target's colour and shape;
 only spatial words pick it), several seeds each.
 
-Usage: python benchmarks/feedback_ablation.py [--iters 600] [--seeds 0 1 2]
+Usage: python benchmarks/feedback_ablation.py [--iters 500] [--seeds 0 1 2]
 Each run trains the demo model with tools/train.py (two single-threaded
 runs at a time) and reads its final validation metrics.
 """
@@ -28,16 +28,13 @@ def summary(runs):
                 if len(miou) > 1 else 0.0)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--iters', type=int, default=600)
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    args = parser.parse_args()
+def ablation_jobs(iters, seeds):
+    """One tools/train.py job per (variant, seed) on the relational split."""
     data = osp.join(ROOT, 'data', 'synthetic')
     jobs = []
     for name, options in VARIANTS.items():
-        for seed in args.seeds:
-            opts = options + schedule_options(args.iters) + [
+        for seed in seeds:
+            opts = options + schedule_options(iters) + [
                 f'randomness.seed={seed}']
             for split in ('train', 'val'):
                 opts += [f'{split}_dataloader.dataset.relational_only=True',
@@ -47,14 +44,26 @@ def main():
                 options=opts,
                 work_dir=osp.join(ROOT, 'work_dirs', 'ablation',
                                   f'{name.replace(" ", "_")}_seed{seed}')))
-    finals = run_trainings(jobs)
+    return jobs
+
+
+def write_ablation(jobs, finals, iters):
     results = {}
     for job, val in zip(jobs, finals):
         results.setdefault(job['name'], []).append(
             dict(seed=job['seed'], mIoU=val['mIoU'], oIoU=val['oIoU']))
     write_result('feedback_ablation', dict(
-        iters=args.iters, split='relational_only',
+        iters=iters, split='relational_only',
         variants={k: summary(v) for k, v in results.items()}))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--iters', type=int, default=500)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    args = parser.parse_args()
+    jobs = ablation_jobs(args.iters, args.seeds)
+    write_ablation(jobs, run_trainings(jobs), args.iters)
 
 
 if __name__ == '__main__':

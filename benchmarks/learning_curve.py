@@ -1,9 +1,12 @@
 """Validation mIoU/oIoU of a training run against iterations and wall time,
-read from its log; writes JSON and a PNG plot.
-Usage: python benchmarks/learning_curve.py WORK_DIR [--name demo]
+read from its log, and the test metrics of tools/test.py in the same work
+dir if any; writes JSON and a PNG plot.
+Usage: python benchmarks/learning_curve.py WORK_DIR [--name learning_curve]
+           [--wall-seconds S]
 """
 import argparse
 import glob
+import json
 import os.path as osp
 import re
 from datetime import datetime
@@ -36,10 +39,24 @@ def parse(log_file):
     return points
 
 
+def test_metrics(work_dir):
+    """Metrics of the newest tools/test.py run in ``work_dir`` (mmengine
+    writes them to <timestamp>/<timestamp>.json), or None."""
+    found = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    for path in reversed(found):
+        metrics = json.load(open(path))
+        if 'mIoU' in metrics:
+            return {k: v for k, v in metrics.items()
+                    if k == 'oIoU' or k == 'mIoU' or k.startswith('Prec')}
+    return None
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('work_dir')
     parser.add_argument('--name', default='learning_curve')
+    parser.add_argument('--wall-seconds', type=float,
+                        help='wall time of the whole run, to record')
     args = parser.parse_args()
     logs = sorted(glob.glob(osp.join(args.work_dir, '*', '*.log')))
     train_logs = [f for f in logs if 'Iter(train)' in open(f).read()]
@@ -61,7 +78,9 @@ def main():
     png = osp.join(RESULTS, f'{args.name}.png')
     fig.savefig(png, dpi=100)
     write_result(args.name, dict(log=osp.basename(train_logs[-1]),
-                                 points=points, plot=osp.basename(png)))
+                                 points=points, plot=osp.basename(png),
+                                 test=test_metrics(args.work_dir),
+                                 wall_seconds=args.wall_seconds))
 
 
 if __name__ == '__main__':

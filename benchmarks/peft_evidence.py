@@ -9,7 +9,7 @@ does it cost in accuracy?
    synthetic images before and after: (a) with adapters disabled (must
    equal the pretrained model) and merged, (b), (c).
 
-Usage: python benchmarks/peft_evidence.py [--iters 600] [--pretrain-steps 600]
+Usage: python benchmarks/peft_evidence.py [--iters 500] [--pretrain-steps 600]
 """
 import argparse
 import json
@@ -17,7 +17,7 @@ import os.path as osp
 import subprocess
 import sys
 
-from common import ROOT, torch, write_result
+from common import ROOT, write_result
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
@@ -27,6 +27,7 @@ from mmseg.registry import MODELS
 from projects.haris.evaluation.caption_retrieval import CaptionRetrieval
 from projects.haris.models.backbones.clip_backbone import build_clip
 
+WORK = osp.join(ROOT, 'work_dirs', 'peft_evidence')
 CONFIG = 'configs/haris_tiny-clip-pretrained-lora_1xb16-3k_synthetic-96x96.py'
 ARMS = {
     '(a) frozen + LoRA': [],
@@ -49,45 +50,45 @@ def count_trainable(model):
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--iters', type=int, default=600)
-    parser.add_argument('--pretrain-steps', type=int, default=600)
-    parser.add_argument('--eval-images', type=int, default=480)
-    args = parser.parse_args()
-    work = osp.join(ROOT, 'work_dirs', 'peft_evidence')
-    clip_dir = osp.join(work, 'tiny_clip')
+def pretrain(clip_dir, steps, eval_images):
+    """tools/pretrain_clip.py into ``clip_dir``; returns its log."""
     subprocess.run([
         sys.executable, 'tools/pretrain_clip.py', 'configs/haris_synthetic.py',
-        '--out', clip_dir, '--steps', str(args.pretrain_steps),
-        '--eval-images', str(args.eval_images), '--overwrite'
+        '--out', clip_dir, '--steps', str(steps), '--eval-images',
+        str(eval_images), '--overwrite'
     ], cwd=ROOT, check=True)
-    pretrain = json.load(open(osp.join(clip_dir, 'pretrain_log.json')))
-    jobs = [
-        dict(config=CONFIG, work_dir=osp.join(work, name.split(')')[0][1:]),
+    return json.load(open(osp.join(clip_dir, 'pretrain_log.json')))
+
+
+def peft_jobs(clip_dir, iters):
+    """One tools/train.py job per arm, on the pretrained CLIP."""
+    return [
+        dict(name=name, config=CONFIG,
+             work_dir=osp.join(WORK, name.split(')')[0][1:]),
              options=[f'model.backbone.pretrained={clip_dir}'] + options +
-             schedule_options(args.iters))
+             schedule_options(iters))
         for name, options in ARMS.items()
     ]
-    finals = run_trainings(jobs)
 
+
+def write_peft(jobs, finals, iters, clip_dir, pretrain_log, eval_images):
+    """Retrieval before/after for each trained arm; writes the JSON."""
     cfg = Config.fromfile(osp.join(ROOT, CONFIG))
     pre = cfg.model.data_preprocessor
-    retrieval = CaptionRetrieval(args.eval_images, pre.size[0], pre.mean,
+    retrieval = CaptionRetrieval(eval_images, pre.size[0], pre.mean,
                                  pre.std, cfg.context_length)
     original = build_clip(clip_dir, None)
     before = retrieval.logits(original)
-    acc_before = retrieval.accuracy(original)
     arms = {}
-    for (name, _), job, val in zip(ARMS.items(), jobs, finals):
-        model = trained_model(job['work_dir'], args.iters)
+    for job, val in zip(jobs, finals):
+        model = trained_model(job['work_dir'], iters)
         backbone = model.backbone
         arm = dict(trainable=count_trainable(model),
                    trainable_backbone=count_trainable(backbone),
                    mIoU=val['mIoU'], oIoU=val['oIoU'],
                    train_seconds=val['seconds'],
                    retrieval=retrieval.accuracy(backbone.clip))
-        if name.startswith('(a)'):
+        if job['name'].startswith('(a)'):
             backbone.set_adapters_enabled(False)
             arm['retrieval_adapters_disabled'] = retrieval.accuracy(
                 backbone.clip)
@@ -99,14 +100,25 @@ def main():
         else:
             arm['max_logit_change'] = (retrieval.logits(backbone.clip) -
                                        before).abs().max().item()
-        arms[name] = arm
-        print(name, arm, flush=True)
+        arms[job['name']] = arm
     write_result('peft_evidence', dict(
-        iters=args.iters, pretrain=pretrain,
-        retrieval_before=acc_before, eval_images=args.eval_images,
-        chance=round(100 / 96, 2), arms=arms))
+        iters=iters, pretrain=pretrain_log,
+        retrieval_before=retrieval.accuracy(original),
+        eval_images=eval_images, chance=round(100 / 96, 2), arms=arms))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--iters', type=int, default=500)
+    parser.add_argument('--pretrain-steps', type=int, default=600)
+    parser.add_argument('--eval-images', type=int, default=480)
+    args = parser.parse_args()
+    clip_dir = osp.join(WORK, 'tiny_clip')
+    log = pretrain(clip_dir, args.pretrain_steps, args.eval_images)
+    jobs = peft_jobs(clip_dir, args.iters)
+    write_peft(jobs, run_trainings(jobs), args.iters, clip_dir, log,
+               args.eval_images)
 
 
 if __name__ == '__main__':
-    torch.manual_seed(0)
     main()

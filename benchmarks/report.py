@@ -1,0 +1,254 @@
+"""Rewrite the README's result tables from benchmarks/results/*.json.
+
+Each table sits between ``<!-- results:NAME -->`` and
+``<!-- /results:NAME -->`` in README.md; everything outside the markers is
+left alone. A section whose JSON is missing is left as it is.
+Usage: python benchmarks/report.py [--readme README.md]
+       (benchmarks/run_all.sh also passes --stages and --total-seconds)
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import re
+
+from common import RESULTS, ROOT, write_result
+
+
+def load(name):
+    path = osp.join(RESULTS, f'{name}.json')
+    return json.load(open(path)) if osp.isfile(path) else None
+
+
+def table(header, rows):
+    lines = ['| ' + ' | '.join(header) + ' |',
+             '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
+    return '\n'.join(lines)
+
+
+def minutes(seconds):
+    return f'{int(seconds // 60)} min {int(round(seconds % 60))} s'
+
+
+def demo(lc):
+    test = lc.get('test')
+    out = []
+    if lc.get('wall_seconds'):
+        out.append(f'Wall time of `bash tools/run_demo.sh` (3,000 training '
+                   f'iterations with 6 validations, then the test run): '
+                   f'{minutes(lc["wall_seconds"])} on 2 CPU cores.')
+    if test:
+        keys = ['oIoU', 'mIoU'] + [k for k in test if k.startswith('Prec')]
+        out += ['', 'Test split (`tools/test.py` on the final checkpoint, '
+                '598 sentences of 200 unseen scenes):', '',
+                table(keys, [[f'{test[k]:.2f}' for k in keys]])]
+    out += ['', 'Validation during that run (`benchmarks/learning_curve.py`,'
+            ' `benchmarks/results/learning_curve.json`):', '',
+            table(['iterations', 'minutes', 'val mIoU', 'val oIoU'],
+                  [[p['iter'], p['minutes'], p['mIoU'], p['oIoU']]
+                   for p in lc['points']]), '',
+            '![learning curve](benchmarks/results/learning_curve.png)']
+    return '\n'.join(out)
+
+
+def inference(r, params):
+    rows = {row['batch']: row for row in r['rows']}
+    out = [table(['measure', 'batch 1', 'batch 8'], [
+        ["encoders' forward", f'{rows[1]["encoders_s"]:.3f} s',
+         f'{rows[8]["encoders_s"]:.3f} s'],
+        ['HARIS forward', f'{rows[1]["full_s"]:.3f} s',
+         f'{rows[8]["full_s"]:.3f} s'],
+        [f'HARIS / encoders (target ≤ {r["target_ratio"]:.2f})',
+         f'**{rows[1]["ratio"]:.3f}**', f'**{rows[8]["ratio"]:.3f}**'],
+    ])]
+    if params and params.get('gflops_416'):
+        g = params['gflops_416']
+        out += ['', f'GFLOPs at 416 px with a 10-word sentence (attention '
+                f'included; `python benchmarks/parameters.py`): backbone '
+                f'{g["backbone"]}, HLA neck {g["neck"]}, decode head '
+                f'{g["decode_head"]} ({g["total"]} in all).']
+    return '\n'.join(out)
+
+
+def scaling(r):
+    tokens = sorted({row['tokens'] for row in r['rows']})
+    sizes = sorted({row['size'] for row in r['rows']})
+    cell = {(row['size'], row['tokens']): row for row in r['rows']}
+    rows = []
+    for s in sizes:
+        rows.append([s, cell[s, tokens[0]]['visual_tokens']] + [
+            f'{cell[s, t]["full_s"]:.3f} s / {cell[s, t]["ratio"]:.3f}'
+            for t in tokens
+        ] + [f'{cell[s, tokens[-1]]["neck_s"] * 1000:.1f} ms'])
+    header = ['input', 'visual tokens'] + [
+        f'{t} tokens: HARIS / ratio' for t in tokens
+    ] + [f'neck, {tokens[-1]} tokens']
+    fits = r['neck_linear_fit']
+    fit_text = '; '.join(
+        f'{t} tokens: {f["neck_gflops_per_1k_visual_tokens"]} GFLOPs and '
+        f'{f["neck_ms_per_1k_visual_tokens"]} ms per 1k visual tokens '
+        f'(R² {f["r2_gflops"]:.4f} and {f["r2_time"]:.3f})'
+        for t, f in fits.items())
+    return '\n'.join([
+        table(header, rows), '',
+        'A line through the origin fits the HLA neck\'s cost against the '
+        f'number of visual tokens: {fit_text}.', '',
+        '![scaling](benchmarks/results/scaling.png)'
+    ])
+
+
+def size(params, pipeline):
+    rows = []
+    if params:
+        v = params['variants']
+        lora = v['frozen + LoRA (default)']
+        rows += [
+            ['trainable parameters, `haris_refcoco.py` (target < '
+             f'{params["target_trainable"] // 10**6}M)',
+             f'{lora["total"]["trainable"]:,} of {lora["total"]["total"]:,}',
+             '`python benchmarks/parameters.py`'],
+            ['... of which LoRA / neck / head',
+             f'{lora["backbone adapters"]["trainable"]:,} / '
+             f'{lora["neck"]["trainable"]:,} / '
+             f'{lora["decode_head"]["trainable"]:,}', ''],
+            ['... with full fine-tuning',
+             f'{v["full fine-tuning"]["total"]["trainable"]:,}', ''],
+            ['... frozen encoders, no adapters',
+             f'{v["frozen, no adapters"]["total"]["trainable"]:,}', ''],
+        ]
+    if pipeline:
+        rows.append([
+            'training-pipeline throughput, one core, 640×480 JPEG + polygon '
+            f'+ 10 words (target ≥ {pipeline["target"]})',
+            f'{pipeline["samples_per_second"]} samples/s',
+            '`python benchmarks/data_pipeline.py`'
+        ])
+    return table(['measure', 'value', 'command'], rows)
+
+
+def amp(r):
+    return (f'Under CPU bf16 autocast (`python benchmarks/amp_bf16.py`, '
+            f'batch {r["batch"]}) the forward took {r["bf16_over_fp32"]}× '
+            f'the fp32 time on this CPU, with '
+            f'{r["mask_agreement"] * 100:.1f}% of mask pixels agreeing and '
+            f'probabilities within {r["max_prob_diff"]}.')
+
+
+def train_step(r):
+    return table(
+        ['batch', 'step', 'inference forward', 'step / forward',
+         'peak memory (RSS)'],
+        [[row['batch'], f'{row["step_s"]:.2f} s', f'{row["forward_s"]:.2f} s',
+          row['step_over_forward'], f'{row["peak_rss_gib"]} GiB']
+         for row in r['rows']])
+
+
+def ablation(r):
+    variants = r['variants']
+    seeds = [run['seed'] for run in next(iter(variants.values()))['runs']]
+    rows = [[name] + [f'{run["mIoU"]:.2f} ({run["oIoU"]:.2f})'
+                      for run in v['runs']] +
+            [f'{v["mIoU_mean"]:.2f} ± {v["mIoU_std"]:.2f}']
+            for name, v in variants.items()]
+    ranked = sorted(variants.items(), key=lambda kv: -kv[1]['mIoU_mean'])
+    (best, b), (second, s) = ranked[0], ranked[1]
+    overlap = b['mIoU_mean'] - b['mIoU_std'] < s['mIoU_mean'] + s['mIoU_std']
+    verdict = (f'Best mean: {best}, {b["mIoU_mean"] - s["mIoU_mean"]:.2f} '
+               f'points above {second}; ' +
+               ('the mean ± sd ranges overlap, so with these short runs this '
+                'is a hint, not evidence.' if overlap else
+                'the mean ± sd ranges do not overlap.'))
+    return '\n'.join([
+        f'{r["iters"]} iterations per run on the relational split, val mIoU '
+        '(oIoU):', '',
+        table(['variant'] + [f'seed {s}' for s in seeds] +
+              ['mIoU mean ± sd'], rows), '', verdict
+    ])
+
+
+def peft(r):
+    arms = r['arms']
+    pre = r['pretrain']
+    rows = []
+    for name, a in arms.items():
+        after = f'{a["retrieval"]:.2f}'
+        if 'retrieval_adapters_disabled' in a:
+            after = (f'{a["retrieval_adapters_disabled"]:.2f} adapters off '
+                     f'(max logit change '
+                     f'{a["max_logit_change_adapters_disabled"]:g}); '
+                     f'{a["retrieval_merged"]:.2f} merged')
+        elif a.get('max_logit_change', 1) == 0:
+            after += ' (unchanged)'
+        rows.append([name, f'{a["trainable"]:,}',
+                     f'{a["trainable_backbone"]:,}', f'{a["mIoU"]:.2f}',
+                     f'{a["oIoU"]:.2f}', after])
+    return '\n'.join([
+        f'Pretraining (`tools/pretrain_clip.py`, {pre["steps"]} steps of '
+        f'{pre["batch_size"]} pairs, {pre["seconds"]:.0f} s): held-out '
+        f'image-to-caption accuracy {r["retrieval_before"]:.2f}% among 96 '
+        f'captions (chance {r["chance"]}%, {r["eval_images"]} images). Then '
+        f'HARIS, {r["iters"]} iterations each on the synthetic train split:',
+        '',
+        table(['HARIS encoder', 'trainable', 'of which encoder', 'val mIoU',
+               'val oIoU', 'encoder retrieval after (%)'], rows)
+    ])
+
+
+def run_all(r):
+    rows = [[stage, minutes(sec)] for stage, sec in r['stages'].items()]
+    rows.append(['**total**', f'**{minutes(r["total_seconds"])}**'])
+    return table(['stage', 'wall time'], rows)
+
+
+def sections():
+    params = load('parameters')
+    found = {}
+    for name, make, inputs in [
+        ('demo', demo, ['learning_curve']),
+        ('inference', lambda r: inference(r, params), ['inference_overhead']),
+        ('scaling', scaling, ['scaling']),
+        ('size', lambda r: size(params, load('data_pipeline')),
+         ['parameters']),
+        ('amp', amp, ['amp_bf16']),
+        ('train_step', train_step, ['train_step']),
+        ('ablation', ablation, ['feedback_ablation']),
+        ('peft', peft, ['peft_evidence']),
+        ('run_all', run_all, ['run_all']),
+    ]:
+        data = load(inputs[0])
+        if data is not None:
+            found[name] = make(data)
+    return found
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--readme', default=osp.join(ROOT, 'README.md'))
+    parser.add_argument('--stages', nargs='*', metavar='NAME=SECONDS',
+                        help='record a benchmarks/run_all.sh run')
+    parser.add_argument('--total-seconds', type=float)
+    args = parser.parse_args()
+    if args.stages:
+        stages = dict(s.rsplit('=', 1) for s in args.stages)
+        write_result('run_all', dict(
+            stages={k: float(v) for k, v in stages.items()},
+            total_seconds=args.total_seconds))
+    text = open(args.readme, encoding='utf-8').read()
+    for name, body in sections().items():
+        pattern = re.compile(rf'(<!-- results:{name} -->\n).*?'
+                             rf'(<!-- /results:{name} -->)', re.S)
+        if not pattern.search(text):
+            raise SystemExit(f'{args.readme} has no <!-- results:{name} --> '
+                             f'... <!-- /results:{name} --> block.')
+        text = pattern.sub(lambda m: m.group(1) + body + '\n' + m.group(2),
+                           text)
+    tmp = args.readme + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, args.readme)
+    print(f'updated {args.readme}')
+
+
+if __name__ == '__main__':
+    main()
