@@ -20,7 +20,7 @@ def main():
     args = parser.parse_args()
     clip_dir = osp.join(WORK, 'tiny_clip')
     log = pretrain(clip_dir, args.pretrain_steps, args.eval_images)
-    ablation = ablation_jobs(args.iters, args.seeds)
+    ablation = ablation_jobs(args.iters, args.seeds, clip_dir)
     peft = peft_jobs(clip_dir, args.iters)
     finals = run_trainings(peft + ablation)
     write_peft(peft, finals[:len(peft)], args.iters, clip_dir, log,

@@ -28,7 +28,8 @@ def table(header, rows):
 
 
 def minutes(seconds):
-    return f'{int(seconds // 60)} min {int(round(seconds % 60))} s'
+    seconds = int(round(seconds))
+    return f'{seconds // 60} min {seconds % 60} s'
 
 
 def demo(lc):
@@ -149,21 +150,23 @@ def ablation(r):
     seeds = [run['seed'] for run in next(iter(variants.values()))['runs']]
     rows = [[name] + [f'{run["mIoU"]:.2f} ({run["oIoU"]:.2f})'
                       for run in v['runs']] +
-            [f'{v["mIoU_mean"]:.2f} ± {v["mIoU_std"]:.2f}']
+            [f'{v["mIoU_mean"]:.2f} ± {v["mIoU_std"]:.2f}',
+             minutes(v['seconds_mean']) if 'seconds_mean' in v else '']
             for name, v in variants.items()]
     ranked = sorted(variants.items(), key=lambda kv: -kv[1]['mIoU_mean'])
     (best, b), (second, s) = ranked[0], ranked[1]
     overlap = b['mIoU_mean'] - b['mIoU_std'] < s['mIoU_mean'] + s['mIoU_std']
     verdict = (f'Best mean: {best}, {b["mIoU_mean"] - s["mIoU_mean"]:.2f} '
                f'points above {second}; ' +
-               ('the mean ± sd ranges overlap, so with these short runs this '
-                'is a hint, not evidence.' if overlap else
+               ('the mean ± sd ranges overlap, so these runs do not separate '
+                'the variants.' if overlap else
                 'the mean ± sd ranges do not overlap.'))
     return '\n'.join([
         f'{r["iters"]} iterations per run on the relational split, val mIoU '
-        '(oIoU):', '',
+        '(oIoU), with the mean training wall time of a run (two runs at a '
+        'time, one thread each):', '',
         table(['variant'] + [f'seed {s}' for s in seeds] +
-              ['mIoU mean ± sd'], rows), '', verdict
+              ['mIoU mean ± sd', 'train time'], rows), '', verdict
     ])
 
 
@@ -213,6 +216,7 @@ def sections():
         ('amp', amp, ['amp_bf16']),
         ('train_step', train_step, ['train_step']),
         ('ablation', ablation, ['feedback_ablation']),
+        ('ablation_1500', ablation, ['feedback_ablation_1500']),
         ('peft', peft, ['peft_evidence']),
         ('run_all', run_all, ['run_all']),
     ]:
