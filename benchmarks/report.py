@@ -68,7 +68,8 @@ def inference(r, params):
         out += ['', f'GFLOPs at 416 px with a 10-word sentence (attention '
                 f'included; `python benchmarks/parameters.py`): backbone '
                 f'{g["backbone"]}, HLA neck {g["neck"]}, decode head '
-                f'{g["decode_head"]} ({g["total"]} in all).']
+                f'{g["decode_head"]} ({g["total"]} in all): by FLOPs, HARIS '
+                f'/ encoders = {g["total"] / g["backbone"]:.3f}.']
     return '\n'.join(out)
 
 
