@@ -6,7 +6,7 @@ end-to-end time, the encoders' time and their ratio at inputs 320, 416,
 fusion (HLA neck) time and GFLOPs against the number of visual tokens, with
 a least-squares line through the origin to show it is linear. Writes JSON
 and a PNG.
-Usage: python benchmarks/scaling.py [--repeats 3]
+Usage: python benchmarks/scaling.py [--repeats 2]
 """
 import argparse
 import os.path as osp
@@ -45,7 +45,8 @@ def measure(model, size, tokens, repeats):
     return dict(size=size, tokens=tokens,
                 visual_tokens=levels * (size // 16)**2,
                 encoders_s=round(t_enc, 4), full_s=round(t_full, 4),
-                ratio=round(t_full / t_enc, 4), neck_s=round(t_neck, 4),
+                ratio=round(statistics.median(r[1] / r[0] for r in runs), 4),
+                neck_s=round(t_neck, 4),
                 neck_gflops=round(
                     flops_table(model, size, tokens, tokens)['neck'], 4))
 
@@ -87,7 +88,7 @@ def plot(rows, path):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=2)
     args = parser.parse_args()
     model = paper_model().eval()
     with torch.no_grad():

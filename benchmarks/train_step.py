@@ -2,7 +2,7 @@
 median time and peak memory at batch 2 and 8, and step time / inference
 forward time. Each batch size runs in its own process so that peak memory
 (max RSS) is its own.
-Usage: python benchmarks/train_step.py [--repeats 3]
+Usage: python benchmarks/train_step.py [--repeats 2]
 """
 import argparse
 import json
@@ -47,7 +47,7 @@ def one(batch, repeats):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=2)
     parser.add_argument('--batch', type=int, help='(internal) one size')
     args = parser.parse_args()
     if args.batch:
