@@ -152,7 +152,7 @@ def ablation(r):
     rows = [[name] + [f'{run["mIoU"]:.2f} ({run["oIoU"]:.2f})'
                       for run in v['runs']] +
             [f'{v["mIoU_mean"]:.2f} ± {v["mIoU_std"]:.2f}',
-             minutes(v['seconds_mean']) if 'seconds_mean' in v else '']
+             minutes(v['seconds_mean'])]
             for name, v in variants.items()]
     ranked = sorted(variants.items(), key=lambda kv: -kv[1]['mIoU_mean'])
     (best, b), (second, s) = ranked[0], ranked[1]
