@@ -1,22 +1,50 @@
 """Decode a referring mask annotation into a binary (H, W) array."""
+from typing import Optional
+
 import numpy as np
 from mmcv import imread
 from pycocotools import mask as mask_utils
 
+from .phrasecut_mask import phrasecut_polygons_to_mask
+
+POLYGON_RASTERIZERS = ('coco', 'phrasecut')
 
 
-def decode_mask(ann: dict, height: int, width: int) -> np.ndarray:
+def decode_mask(ann: dict,
+                height: int,
+                width: int,
+                polygon_rasterizer: Optional[str] = None) -> np.ndarray:
     """Binary uint8 mask (H, W) from one annotation dict.
 
     Supported ``ann['type']``:
 
     - ``'coco'``: ``segmentation`` as COCO polygons (list of flat
       [x0, y0, x1, y1, ...] lists, union of the parts) or RLE (compressed or
-      uncompressed).
+      uncompressed). ``ann['rasterizer']`` (default ``'coco'``) chooses how
+      polygons become pixels: ``'coco'`` with pycocotools, ``'phrasecut'``
+      as PhraseCut's evaluator does (see
+      :func:`phrasecut_polygons_to_mask`).
     - ``'png'``: ``path`` of a mask image; non-zero pixels are the referent.
+
+    Args:
+        ann (dict): The annotation.
+        height (int): Image height.
+        width (int): Image width.
+        polygon_rasterizer (str, optional): Overrides
+            ``ann['rasterizer']`` for polygons. Defaults to None.
     """
     kind = ann.get('type')
-    if kind == 'coco':
+    rasterizer = polygon_rasterizer or ann.get('rasterizer', 'coco')
+    if rasterizer not in POLYGON_RASTERIZERS:
+        raise ValueError(
+            f'Unknown polygon rasterizer {rasterizer!r} (mask '
+            f'{ann.get("source", "")!r}); expected one of '
+            f'{POLYGON_RASTERIZERS}.')
+    if (kind == 'coco' and rasterizer == 'phrasecut'
+            and isinstance(ann['segmentation'], list)):
+        mask = phrasecut_polygons_to_mask(ann['segmentation'], height,
+                                          width, ann.get('source', ''))
+    elif kind == 'coco':
         seg = ann['segmentation']
         if isinstance(seg, list):
             polys = [p for p in seg if len(p) >= 6]
