@@ -6,6 +6,8 @@ phrasecut_test = dict(
     data_root='data',
     ann_file='phrasecut/refer_test.json',
     data_prefix=dict(img_path='phrasecut/images'),
+    # Masks as PhraseCut's evaluator rasterises them ('coco': pycocotools).
+    rasterizer='phrasecut',
     test_mode=True,
     pipeline={{_base_.test_pipeline}})
 train_dataloader = None
