@@ -1,4 +1,18 @@
+import os.path as osp
+
 from setuptools import find_packages, setup
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+def parse_requirements(name):
+    """Requirement lines of ``requirements/<name>.txt`` (ranges), without
+    comments and blank lines."""
+    path = osp.join(HERE, 'requirements', f'{name}.txt')
+    with open(path) as f:
+        lines = (line.split('#', 1)[0].strip() for line in f)
+        return [line for line in lines if line]
+
 
 setup(
     name='haris',
@@ -7,5 +21,12 @@ setup(
     'Segmentation, on the OpenMMLab stack',
     packages=find_packages(include=['projects', 'projects.*']),
     python_requires='>=3.9',
+    install_requires=parse_requirements('runtime'),
+    extras_require={
+        'mmpretrain': parse_requirements('optional'),
+        'tests': parse_requirements('tests'),
+        'all': parse_requirements('optional') + parse_requirements('tests'),
+    },
     license='Apache-2.0',
+    zip_safe=False,
 )
