@@ -27,13 +27,25 @@ class RefSegMetric(BaseMetric):
     - ``mIoU``: mean of per-sentence IoUs (CRIS/ETRIS's "IoU").
     - ``Prec@t``: percentage of sentences with IoU >= t (or > t).
 
+    The field binarises the sigmoid at different thresholds (CRIS/ETRIS at
+    0.35, LAVT's two-class argmax at 0.5), so several thresholds can be
+    scored in one pass: the first gives the plain keys, every further
+    threshold ``x`` the same keys suffixed ``@x`` (``oIoU@0.35``,
+    ``mIoU@0.35``, ``Prec@0.5@0.35``). Only intersection and union counts
+    are kept per sentence, never masks or probabilities.
+
     Pixels labelled ``ignore_index`` are excluded. Evaluation is exact under
     distributed testing: mmengine collects every sample once.
 
     Args:
-        threshold (float, optional): Threshold on the sigmoid probability
-            (``prob > threshold`` is foreground). None uses the model's
-            prediction (``decode_head.threshold``). CRIS/ETRIS use 0.35.
+        thresholds (Sequence[float | None]): Thresholds on the sigmoid
+            probability (``prob > x`` is foreground). None uses the model's
+            own prediction (``pred_sem_seg``, i.e. ``decode_head.threshold``)
+            and is allowed first only; a number reads the probabilities that
+            mmseg stores in ``seg_logits`` for one-channel heads.
+            Defaults to (None, ).
+        threshold (float, optional): Shorthand for
+            ``thresholds=(threshold, )``; give one of the two.
             Defaults to None.
         prec_thresholds (Sequence[float]): IoU thresholds of Prec@t.
             Defaults to (0.5, 0.6, 0.7, 0.8, 0.9).
@@ -41,11 +53,13 @@ class RefSegMetric(BaseMetric):
             Defaults to True.
         ignore_index (int): Label excluded from scoring. Defaults to 255.
         output_file (str, optional): Write per-sentence results (ref id,
-            sentence, image, IoU) as JSON lines here. Defaults to None.
+            sentence, image, IoU at every threshold) as JSON lines here.
+            Defaults to None.
     """
     default_prefix = None
 
     def __init__(self,
+                 thresholds: Sequence[Optional[float]] = (None, ),
                  threshold: Optional[float] = None,
                  prec_thresholds: Sequence[float] = (0.5, 0.6, 0.7, 0.8,
                                                      0.9),
@@ -55,60 +69,115 @@ class RefSegMetric(BaseMetric):
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        self.threshold = threshold
+        if threshold is not None:
+            if tuple(thresholds) != (None, ):
+                raise ValueError(
+                    f'RefSegMetric got threshold={threshold} and thresholds='
+                    f'{tuple(thresholds)}; give only thresholds, e.g. '
+                    f'thresholds=({threshold}, 0.35).')
+            thresholds = (threshold, )
+        thresholds = tuple(thresholds)
+        if not thresholds or None in thresholds[1:]:
+            raise ValueError(
+                f'RefSegMetric thresholds={thresholds}: give at least one, '
+                'and None (the model\'s prediction) only first, e.g. '
+                '(None, 0.35).')
+        if len(set(thresholds)) != len(thresholds):
+            raise ValueError(
+                f'RefSegMetric thresholds={thresholds} repeat a value.')
+        self.thresholds = thresholds
         self.prec_thresholds = tuple(prec_thresholds)
         self.prec_inclusive = prec_inclusive
         self.ignore_index = ignore_index
         self.output_file = output_file
 
+    @property
+    def threshold(self) -> Optional[float]:
+        """The threshold of the plain (unsuffixed) keys."""
+        return self.thresholds[0]
+
+    def suffix(self, index: int) -> str:
+        """Key suffix of the ``index``-th threshold ('' for the first)."""
+        return '' if index == 0 else f'@{self.thresholds[index]:g}'
+
+    def predictions(self, sample: dict) -> list:
+        """One boolean (H, W) mask per threshold."""
+        preds = []
+        for thr in self.thresholds:
+            if thr is None:
+                preds.append(sample['pred_sem_seg']['data'][0] > 0)
+                continue
+            if 'seg_logits' not in sample:
+                raise KeyError(
+                    f'RefSegMetric(thresholds={self.thresholds}) needs the '
+                    'sigmoid probabilities in data_sample.seg_logits (mmseg '
+                    'stores them for a one-channel decode head); this '
+                    f'sample of {sample.get("img_path")} has none. Use '
+                    'thresholds=(None, ) to score the model\'s prediction.')
+            preds.append(sample['seg_logits']['data'][0] > thr)
+        return preds
+
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            if self.threshold is None:
-                pred = sample['pred_sem_seg']['data'][0] > 0
-            else:
-                prob = sample['seg_logits']['data'][0]
-                pred = prob > self.threshold
-            gt = sample['gt_sem_seg']['data'][0].to(pred.device)
-            if pred.shape != gt.shape:
+            preds = self.predictions(sample)
+            gt = sample['gt_sem_seg']['data'][0].to(preds[0].device)
+            if preds[0].shape != gt.shape:
                 raise ValueError(
-                    f'Prediction {tuple(pred.shape)} and mask '
+                    f'Prediction {tuple(preds[0].shape)} and mask '
                     f'{tuple(gt.shape)} differ for {sample.get("img_path")}:'
                     ' load masks after Resize in the test pipeline.')
             valid = gt != self.ignore_index
             target = (gt == 1) & valid
-            pred = pred & valid
+            inters, unions = [], []
+            for pred in preds:
+                pred = pred & valid
+                inters.append(int((pred & target).sum()))
+                unions.append(int((pred | target).sum()))
             self.results.append(
                 dict(
-                    inter=int((pred & target).sum()),
-                    union=int((pred | target).sum()),
+                    inter=inters,
+                    union=unions,
                     ref_id=sample.get('ref_id'),
                     sent_id=sample.get('sent_id'),
                     text=sample.get('text'),
                     img_path=sample.get('img_path')))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
-        inters = np.array([r['inter'] for r in results], np.float64)
-        unions = np.array([r['union'] for r in results], np.float64)
+        # (num_sentences, num_thresholds)
+        shape = (len(results), len(self.thresholds))
+        inters = np.array([r['inter'] for r in results],
+                          np.float64).reshape(shape)
+        unions = np.array([r['union'] for r in results],
+                          np.float64).reshape(shape)
         ious = iou_scores(inters, unions)
-        metrics = dict(
-            oIoU=100 * inters.sum() / max(unions.sum(), 1),
-            mIoU=100 * ious.mean())
-        for t in self.prec_thresholds:
-            hit = ious >= t if self.prec_inclusive else ious > t
-            metrics[f'Prec@{t:g}'] = 100 * hit.mean()
-        metrics = {k: round(float(v), 2) for k, v in metrics.items()}
-        table = PrettyTable(field_names=list(metrics))
-        table.add_row(list(metrics.values()))
-        mask_rule = 'decode_head.threshold' if self.threshold is None \
-            else f'sigmoid > {self.threshold:g}'
+        metrics = {}
+        table = PrettyTable(field_names=['mask'] + self.key_names())
+        for i, thr in enumerate(self.thresholds):
+            row = dict(
+                oIoU=100 * inters[:, i].sum() / max(unions[:, i].sum(), 1),
+                mIoU=100 * ious[:, i].mean())
+            for t in self.prec_thresholds:
+                hit = ious[:, i] >= t if self.prec_inclusive \
+                    else ious[:, i] > t
+                row[f'Prec@{t:g}'] = 100 * hit.mean()
+            row = {k: round(float(v), 2) for k, v in row.items()}
+            rule = 'decode_head.threshold' if thr is None \
+                else f'sigmoid > {thr:g}'
+            keys = 'plain keys' if i == 0 else f'keys {self.suffix(i)}'
+            table.add_row([f'{rule} ({keys})'] + list(row.values()))
+            metrics.update({k + self.suffix(i): v for k, v in row.items()})
         prec_rule = '>=' if self.prec_inclusive else '>'
         print_log(
-            f'{len(results)} sentences; mask = {mask_rule}; Prec@t counts '
-            f'IoU {prec_rule} t\n{table.get_string()}',
+            f'{len(results)} sentences; Prec@t counts IoU {prec_rule} t\n'
+            f'{table.get_string()}',
             logger='current')
         if self.output_file:
             self.write_samples(results, ious)
         return metrics
+
+    def key_names(self) -> List[str]:
+        """Metric names of one threshold, without suffix."""
+        return ['oIoU', 'mIoU'] + [f'Prec@{t:g}' for t in self.prec_thresholds]
 
     def write_samples(self, results: List[dict], ious: np.ndarray) -> None:
         """Per-sentence results as JSON lines, written atomically."""
@@ -119,6 +188,7 @@ class RefSegMetric(BaseMetric):
             for r, iou in zip(results, ious):
                 row = {k: r[k] for k in ('ref_id', 'sent_id', 'text',
                                          'img_path')}
-                row['iou'] = round(float(iou), 4)
+                for i in range(len(self.thresholds)):
+                    row['iou' + self.suffix(i)] = round(float(iou[i]), 4)
                 f.write(json.dumps(row) + '\n')
         os.replace(f.name, self.output_file)
