@@ -3,12 +3,14 @@ import json
 import logging
 import os.path as osp
 import pickle
+import re
 from typing import List
 
 from mmengine.logging import print_log
 
 from mmseg.registry import DATASETS
 from .referring_dataset import ReferringDataset
+from .transforms.expression import log_truncated_sentences
 
 PREPARE = 'see docs/dataset_prepare.md'
 
@@ -38,6 +40,10 @@ class RefCocoDataset(ReferringDataset):
     are the referred annotation's polygons or RLE (decoded by pycocotools in
     ``LoadReferringMask``).
 
+    Loading logs one line with the number of sentences longer than the
+    pipeline's ``TokenizeExpression.context_length`` (long G-Ref sentences
+    are truncated), instead of one warning per sentence.
+
     Args:
         data_root (str): Root that the paths below are relative to,
             e.g. 'data'.
@@ -63,6 +69,17 @@ class RefCocoDataset(ReferringDataset):
         self.instances_file = instances_file
         self.sentence_key = sentence_key
         super().__init__(ann_file=ann_file, **kwargs)
+
+    @property
+    def name(self) -> str:
+        """E.g. 'RefCocoDataset(refcocog, umd, val)'."""
+        folder = osp.basename(osp.dirname(self.ann_file))
+        partition = re.fullmatch(r'refs\((.+)\)\.p',
+                                 osp.basename(self.ann_file))
+        parts = [folder] + ([partition.group(1)] if partition else []) + [
+            self.split
+        ]
+        return f'{type(self).__name__}({", ".join(parts)})'
 
     def load_refs(self) -> List[dict]:
         instances_file = osp.join(self.data_root, self.instances_file)
@@ -102,4 +119,7 @@ class RefCocoDataset(ReferringDataset):
                 f'{self.ann_file} split {self.split} has {len(out)} refs; the '
                 f'published count is {expected}. Is the file complete?',
                 logger='current', level=logging.WARNING)
+        log_truncated_sentences(self.name,
+                                [s for ref in out for s in ref['sentences']],
+                                self.pipeline.transforms)
         return out

@@ -1,9 +1,12 @@
 """Expression transforms: draw a sentence, tokenise it."""
+import logging
 import warnings
-from typing import Optional
+from collections import Counter
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from mmseg.registry import TRANSFORMS
 from mmseg.utils.tokenizer import SimpleTokenizer
@@ -29,19 +32,28 @@ class TokenizeExpression(BaseTransform):
     """Tokenise ``results['text']`` into ``token_ids`` (L,) int64 and
     ``token_mask`` (L,) bool (True at real tokens, start and end included).
 
+    A sentence longer than L keeps its first L - 1 tokens and the end token.
+    Each truncation warns, unless a dataset has already counted them for all
+    its sentences (see :func:`log_truncated_sentences`) and turned
+    ``warn_truncation`` off.
+
     Args:
         context_length (int): L, padded or truncated to. Defaults to 22.
         tokenizer (str, optional): Hub id or local directory of a
             HuggingFace tokenizer. None uses OpenAI CLIP's BPE tokenizer
             shipped with mmseg (offline; same ids as the openai/clip-* hub
             models). Defaults to None.
+        warn_truncation (bool): Warn for every truncated sentence.
+            Defaults to True.
     """
 
     def __init__(self,
                  context_length: int = 22,
-                 tokenizer: Optional[str] = None) -> None:
+                 tokenizer: Optional[str] = None,
+                 warn_truncation: bool = True) -> None:
         self.context_length = context_length
         self.tokenizer_name = tokenizer
+        self.warn_truncation = warn_truncation
         if tokenizer is None:
             self.bpe = SimpleTokenizer()
             self.sot = self.bpe.encoder['<start_of_text>']
@@ -55,6 +67,13 @@ class TokenizeExpression(BaseTransform):
             return [self.sot] + self.bpe.encode(text) + [self.eot]
         return self.hf(text)['input_ids']
 
+    def count_truncated(self, sentences: Iterable[str]) -> int:
+        """How many of ``sentences`` are longer than the context length
+        (each distinct sentence is tokenised once)."""
+        counts = Counter(sentences)
+        return sum(n for text, n in counts.items()
+                   if len(self.encode(text)) > self.context_length)
+
     def transform(self, results: dict) -> dict:
         text = results.get('text')
         if not isinstance(text, str) or not text.strip():
@@ -63,10 +82,11 @@ class TokenizeExpression(BaseTransform):
                 'give a non-empty sentence.')
         ids = self.encode(text)
         if len(ids) > self.context_length:
-            warnings.warn(
-                f'Expression of {len(ids)} tokens truncated to '
-                f'{self.context_length} (TokenizeExpression.context_length): '
-                f'{text[:60]!r}...')
+            if self.warn_truncation:
+                warnings.warn(
+                    f'Expression of {len(ids)} tokens truncated to '
+                    f'{self.context_length} '
+                    f'(TokenizeExpression.context_length): {text[:60]!r}...')
             ids = ids[:self.context_length - 1] + ids[-1:]
         token_ids = np.zeros(self.context_length, np.int64)
         token_ids[:len(ids)] = ids
@@ -79,3 +99,38 @@ class TokenizeExpression(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(context_length='
                 f'{self.context_length}, tokenizer={self.tokenizer_name})')
+
+
+def log_truncated_sentences(name: str, sentences: Sequence[str],
+                            transforms: Iterable) -> Optional[int]:
+    """Log in one line how many of a dataset's sentences the
+    ``TokenizeExpression`` of its pipeline truncates, then turn that
+    transform's per-sentence warning off (the line has said it all).
+
+    Counting when the dataset loads, in the main process, gives one exact
+    line per dataset; counting in the transform would happen in every
+    dataloader worker, after the sentences were already used.
+
+    Args:
+        name (str): How the line names the dataset, e.g.
+            'RefCocoDataset(refcocog, umd, val)'.
+        sentences (Sequence[str]): Every sentence of the dataset.
+        transforms (Iterable): The dataset's pipeline transforms.
+
+    Returns:
+        int | None: The number of truncated sentences; None if the pipeline
+        does not tokenise.
+    """
+    tokenizers = [t for t in transforms if isinstance(t, TokenizeExpression)]
+    if not tokenizers:
+        return None
+    length = tokenizers[0].context_length
+    num = tokenizers[0].count_truncated(sentences)
+    print_log(
+        f'{name}: {num} of {len(sentences)} sentences truncated to {length} '
+        'tokens (TokenizeExpression.context_length)',
+        logger='current',
+        level=logging.WARNING if num else logging.INFO)
+    for tokenizer in tokenizers:
+        tokenizer.warn_truncation = False
+    return num
