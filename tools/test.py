@@ -1,5 +1,6 @@
 """Evaluate a HARIS checkpoint (mmseg's tools/test.py, for this project)."""
 import argparse
+import copy
 import os
 import os.path as osp
 import sys
@@ -7,7 +8,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.dist import is_main_process  # noqa: E402
+from mmengine.fileio import dump  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
+from prettytable import PrettyTable  # noqa: E402
 
 from projects.haris.utils import init_cpu_distributed  # noqa: E402
 
@@ -25,7 +30,18 @@ def parse_args():
         '--out',
         type=str,
         help='directory to write per-sentence results (results.jsonl: '
-        'ref id, sentence, image, IoU) for finding failure cases')
+        'ref id, sentence, image, IoU) for finding failure cases; with '
+        '--splits, one <split>/results.jsonl per split')
+    parser.add_argument(
+        '--splits',
+        nargs='+',
+        metavar='SPLIT',
+        help='evaluate these splits of the test dataset one after another, '
+        'building the model and loading the checkpoint once, e.g. '
+        '--splits val testA testB; "all" takes the config\'s test_splits. '
+        'Metrics of each split go to <work_dir>/<timestamp>/<split>.json '
+        'and a summary table is printed. Default: the config\'s test '
+        'dataset as it is')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -72,6 +88,91 @@ def trigger_visualization_hook(cfg, args):
     return cfg
 
 
+def resolve_splits(cfg, requested, config_path):
+    """The split names ``--splits`` asks for, checked before the model is
+    built; None when it is not given (the test dataset as configured)."""
+    if not requested:
+        return None
+    if 'all' in requested:
+        if requested != ['all']:
+            sys.exit(f'--splits {" ".join(requested)}: give "all" alone or '
+                     'split names.')
+        requested = cfg.get('test_splits')
+        if not requested:
+            sys.exit(f'--splits all: {config_path} declares no test_splits; '
+                     'add e.g. test_splits = [\'val\', \'test\'] to it or '
+                     'name the splits: --splits val test.')
+    dataset = cfg.test_dataloader.dataset
+    if 'split' not in dataset:
+        sys.exit(f'--splits needs a test dataset with a split argument; '
+                 f'{dataset.get("type")} in {config_path} has none (its '
+                 'files fix the split). Run without --splits.')
+    requested = list(requested)
+    repeated = sorted({s for s in requested if requested.count(s) > 1})
+    if repeated:
+        sys.exit(f'--splits names {", ".join(repeated)} more than once.')
+    return requested
+
+
+def use_split(runner, cfg, split, args):
+    """Point the runner's test loop at one split: the test dataloader and
+    evaluator of ``cfg`` with that split, built by the next
+    ``runner.test()`` (as ``Runner.__init__`` stores them)."""
+    dataloader = copy.deepcopy(cfg.test_dataloader)
+    dataloader.dataset.split = split
+    evaluator = copy.deepcopy(cfg.test_evaluator)
+    if args.out is not None:
+        evaluator['output_file'] = osp.join(args.out, split, 'results.jsonl')
+    runner._test_dataloader = dataloader
+    runner._test_evaluator = evaluator
+    runner._test_loop = copy.deepcopy(cfg.test_cfg)
+
+
+def summary_table(results):
+    """Split x metric table: the plain keys and the oIoU/mIoU of any
+    further threshold (their Prec@ keys are in the JSON files)."""
+    first = next(iter(results.values()))
+    keys = [
+        k for k in first
+        if not (k.startswith('Prec@') and k.count('@') > 1)
+    ]
+    table = PrettyTable(field_names=['split'] + keys)
+    for split, metrics in results.items():
+        table.add_row([split] + [metrics.get(k, '') for k in keys])
+    return table.get_string()
+
+
+def evaluate_splits(runner, cfg, splits, args):
+    """One test loop per split on the loaded model; metrics per split as
+    JSON in the run's log folder, and a summary table."""
+    default = cfg.test_dataloader.dataset.get('split', 'test')
+    results = {}
+    for i, split in enumerate(splits or [default]):
+        if splits is not None:
+            use_split(runner, cfg, split, args)
+            print_log(
+                f'Split {split} ({i + 1} of {len(splits)})', logger='current')
+        metrics = runner.test()
+        results[split] = metrics
+        if is_main_process():
+            dump(
+                dict(
+                    metrics,
+                    split=split,
+                    num_sentences=len(runner.test_dataloader.dataset),
+                    config=args.config,
+                    checkpoint=args.checkpoint),
+                osp.join(runner.log_dir, f'{split}.json'),
+                indent=2)
+    if len(results) > 1:
+        print_log(
+            f'Summary of {len(results)} splits\n{summary_table(results)}',
+            logger='current')
+        if is_main_process():
+            dump(results, osp.join(runner.log_dir, 'summary.json'), indent=2)
+    return results
+
+
 def main():
     args = parse_args()
     for path, what in ((args.config, 'Config'), (args.checkpoint,
@@ -92,7 +193,8 @@ def main():
         args.show_dir = osp.join(cfg.work_dir, args.show_dir)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
-    if args.out is not None:
+    splits = resolve_splits(cfg, args.splits, args.config)
+    if args.out is not None and splits is None:
         cfg.test_evaluator['output_file'] = osp.join(args.out,
                                                      'results.jsonl')
     init_cpu_distributed(cfg, args.launcher)
@@ -100,7 +202,7 @@ def main():
     runner = Runner.from_cfg(cfg)
     # a checkpoint of another model fails here, naming the keys that differ
     runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
-    runner.test()
+    evaluate_splits(runner, cfg, splits, args)
 
 
 if __name__ == '__main__':

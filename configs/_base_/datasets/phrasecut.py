@@ -1,5 +1,7 @@
 # PhraseCut test split, for zero-shot evaluation (no training data).
 _base_ = ['./refcoco.py']
+# One test file, no split argument: --splits does not apply.
+test_splits = None
 phrasecut_test = dict(
     _delete_=True,
     type='PhraseCutDataset',

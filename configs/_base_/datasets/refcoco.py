@@ -4,6 +4,8 @@ data_root = 'data'
 ann_file = 'refcoco/refs(unc).p'
 instances_file = 'refcoco/instances.json'
 img_prefix = 'coco/train2014'
+# `tools/test.py --splits all` evaluates these splits one after another.
+test_splits = ['val', 'testA', 'testB']
 image_size = 416
 context_length = 22
 meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
@@ -55,5 +57,7 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='RefSegMetric')
+# Plain keys at the model's threshold (decode_head.threshold, 0.5: LAVT's
+# protocol); '@0.35' keys at sigmoid > 0.35 (the CRIS/ETRIS protocol).
+val_evaluator = dict(type='RefSegMetric', thresholds=(None, 0.35))
 test_evaluator = val_evaluator

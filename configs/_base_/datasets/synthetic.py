@@ -1,6 +1,8 @@
 # Synthetic referring scenes, generated under data_root on first use.
 dataset_type = 'SyntheticReferringDataset'
 data_root = 'data/synthetic'
+# `tools/test.py --splits all` evaluates these splits one after another.
+test_splits = ['val', 'test']
 image_size = 96
 context_length = 16
 meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
