@@ -173,21 +173,30 @@ class HFCLIPBackbone(BaseModule):
         return self
 
     def forward_vision(self, img: Tensor) -> list:
-        """Patch-token maps after the layers in ``out_indices``."""
+        """Patch-token maps after the layers in ``out_indices``.
+
+        CLIP's vision tower runs only up to the deepest layer in
+        ``out_indices``; the later layers and the post-norm (kept in the
+        state dict, so checkpoints load strictly) are skipped.
+        """
         b, _, h, w = img.shape
         if h % self.patch_size or w % self.patch_size:
             raise ValueError(f'Input size {h}x{w} must be a multiple of the '
                              f'patch size {self.patch_size}.')
         if self.vision is not None:
             return list(self.vision(img))
-        out = self.clip.vision_model(
-            pixel_values=img,
-            output_hidden_states=True,
-            interpolate_pos_encoding=True)
+        tower = self.clip.vision_model
+        # what CLIPVisionTransformer.forward does before its encoder
+        x = tower.embeddings(img, interpolate_pos_encoding=True)
+        x = tower.pre_layrnorm(x)  # (B, 1 + N, C)
+        hidden = [x]  # hidden[i]: the tokens after layer i (0: embeddings)
+        for layer in tower.encoder.layers[:max(self.out_indices)]:
+            x = layer(x, None, None)[0]
+            hidden.append(x)
         grid = (h // self.patch_size, w // self.patch_size)
         maps = []
         for i in self.out_indices:
-            tokens = out.hidden_states[i][:, 1:]  # (B, N, C), drop CLS
+            tokens = hidden[i][:, 1:]  # (B, N, C), drop CLS
             maps.append(tokens.transpose(1, 2).reshape(b, -1, *grid))
         return maps
 
@@ -202,12 +211,29 @@ class HFCLIPBackbone(BaseModule):
             sentence=out.pooler_output,
             word_padding_mask=~token_mask.bool())
 
-    def forward(self, img: Tensor, token_ids: Tensor,
-                token_mask: Tensor) -> Dict[str, object]:
+    def forward(self,
+                img: Tensor,
+                token_ids: Tensor,
+                token_mask: Tensor,
+                image_index: Optional[Tensor] = None) -> Dict[str, object]:
         """Returns a dict with ``visual`` (list of (B, C, H/p, W/p) maps),
-        ``words``, ``sentence`` and ``word_padding_mask``."""
+        ``words``, ``sentence`` and ``word_padding_mask``.
+
+        Args:
+            img (Tensor): (B, 3, H, W) images, one per sentence; or, with
+                ``image_index``, the (G, 3, H, W) distinct images.
+            token_ids (Tensor): (B, L) token ids.
+            token_mask (Tensor): (B, L), True at real tokens.
+            image_index (Tensor, optional): (B,) index into ``img`` of each
+                sentence's image. The vision tower then runs once per
+                distinct image and its maps are shared by that image's
+                sentences. Defaults to None (one image per sentence).
+        """
         feats = self.forward_text(token_ids, token_mask)
-        feats['visual'] = self.forward_vision(img)
+        visual = self.forward_vision(img)
+        if image_index is not None:
+            visual = [v.index_select(0, image_index) for v in visual]
+        feats['visual'] = visual
         return feats
 
     def set_adapters_enabled(self, enabled: bool) -> None:
@@ -216,9 +242,37 @@ class HFCLIPBackbone(BaseModule):
             if isinstance(module, BaseTunerLayer):
                 module.enable_adapters(enabled)
 
+    def tuner_layers(self) -> list:
+        """The layers that ``peft`` injected adapters into."""
+        return [m for m in self.modules() if isinstance(m, BaseTunerLayer)]
+
+    @property
+    def adapters_merged(self) -> bool:
+        """Whether the adapters are folded into the CLIP weights."""
+        return any(m.merged for m in self.tuner_layers())
+
     @torch.no_grad()
     def merge_adapters(self) -> None:
-        """Fold the adapters into the CLIP weights (faster inference)."""
-        for module in self.modules():
-            if isinstance(module, BaseTunerLayer):
-                module.merge()
+        """Fold the adapters into the CLIP weights (faster inference).
+
+        Exact up to float rounding for LoRA, AdaLoRA and IA3 in eval mode
+        (dropout off). A merged backbone must not be trained or saved: its
+        base weights then hold the adapters' contribution. Loading a state
+        dict unmerges first, so the loaded weights are used as they are.
+        """
+        for module in self.tuner_layers():
+            module.merge()
+
+    @torch.no_grad()
+    def unmerge_adapters(self) -> None:
+        """Subtract merged adapters from the CLIP weights again (exact up to
+        float rounding)."""
+        for module in self.tuner_layers():
+            if module.merged:
+                module.unmerge()
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        # Weights loaded into merged layers would keep the ``merged`` flag
+        # and ignore the newly loaded adapters.
+        self.unmerge_adapters()
+        super()._load_from_state_dict(*args, **kwargs)
