@@ -19,6 +19,20 @@ class ReferringSegmentor(EncoderDecoder):
     fuses them, the decode head predicts one-channel logits; the inherited
     post-processing removes padding, undoes flips, resizes to the original
     image and thresholds the sigmoid at ``decode_head.threshold``.
+
+    Prediction encodes each distinct image of a batch once: the vision
+    tower does not depend on the text, so the sentences of one image share
+    its visual maps. Options read from ``test_cfg``:
+
+    - ``encode_each_image_once`` (bool): group the samples whose input
+      images are equal (``img_path`` as a hint, confirmed by
+      ``torch.equal``) and run the vision tower once per group. False runs
+      it once per sentence. Defaults to True.
+    - ``merge_adapters`` (bool): fold the backbone's adapters into its
+      weights the first time the model predicts (after any checkpoint was
+      loaded). Only for runs that never train again (``tools/test.py``,
+      ``RefSegInferencer``); a merged model refuses ``train()``.
+      Defaults to False.
     """
 
     def text_inputs(self, batch_img_metas: List[dict]) -> Tuple[Tensor, ...]:
@@ -37,23 +51,75 @@ class ReferringSegmentor(EncoderDecoder):
             device=device)
         return ids, mask
 
-    def encode(self, img: Tensor, token_ids: Tensor,
-               token_mask: Tensor) -> tuple:
+    def encode(self,
+               img: Tensor,
+               token_ids: Tensor,
+               token_mask: Tensor,
+               image_index: Optional[Tensor] = None) -> tuple:
         """Backbone (image + text) then neck on plain tensors; returns the
-        neck's output (the decode head's input)."""
-        feats = self.backbone(img, token_ids, token_mask)
+        neck's output (the decode head's input).
+
+        Args:
+            img (Tensor): (B, 3, H, W), one image per sentence; or, with
+                ``image_index``, the (G, 3, H, W) distinct images.
+            token_ids (Tensor): (B, L) token ids.
+            token_mask (Tensor): (B, L), True at real tokens.
+            image_index (Tensor, optional): (B,) index into ``img`` of each
+                sentence's image (see :meth:`group_images`).
+        """
+        if image_index is None:
+            feats = self.backbone(img, token_ids, token_mask)
+        else:
+            feats = self.backbone(img, token_ids, token_mask, image_index)
         return self.neck(feats['visual'], feats['words'], feats['sentence'],
                          feats['word_padding_mask'])
+
+    @staticmethod
+    def group_images(
+            inputs: Tensor,
+            batch_img_metas: List[dict]) -> Tuple[Tensor, Optional[Tensor]]:
+        """The distinct images of a batch and each sample's index among
+        them.
+
+        Two samples share an image only if their input tensors are equal;
+        differing ``img_path`` metainfo skips the comparison.
+
+        Returns:
+            tuple: (G, 3, H, W) distinct images and the (B,) index of each
+            sample's image, or ``inputs`` and None when all differ.
+        """
+        firsts, index = [], []  # firsts[g]: the first sample of group g
+        for i, meta in enumerate(batch_img_metas):
+            path = meta.get('img_path')
+            for g, j in enumerate(firsts):
+                other = batch_img_metas[j].get('img_path')
+                if path is not None and other is not None and path != other:
+                    continue
+                if torch.equal(inputs[i], inputs[j]):
+                    index.append(g)
+                    break
+            else:
+                index.append(len(firsts))
+                firsts.append(i)
+        if len(firsts) == len(index):
+            return inputs, None
+        return inputs[firsts], torch.tensor(index, device=inputs.device)
+
+    def encode_decode(self, inputs: Tensor,
+                      batch_img_metas: List[dict]) -> Tensor:
+        """Logits of a batch; each distinct image goes through the vision
+        tower once (``test_cfg.encode_each_image_once``)."""
+        ids, mask = self.text_inputs(batch_img_metas)
+        image_index = None
+        if self.test_cfg.get('encode_each_image_once', True):
+            inputs, image_index = self.group_images(inputs, batch_img_metas)
+        x = self.encode(inputs, ids, mask, image_index)
+        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
 
     def extract_feat(self, inputs: Tensor,
                      batch_img_metas: Optional[List[dict]] = None) -> tuple:
         """Tokens from the metainfo, then :meth:`encode`."""
         return self.encode(inputs, *self.text_inputs(batch_img_metas))
-
-    def encode_decode(self, inputs: Tensor,
-                      batch_img_metas: List[dict]) -> Tensor:
-        x = self.extract_feat(inputs, batch_img_metas)
-        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
         x = self.extract_feat(inputs, [s.metainfo for s in data_samples])
@@ -61,6 +127,32 @@ class ReferringSegmentor(EncoderDecoder):
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
         return losses
+
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """mmseg's prediction, after merging the adapters once if
+        ``test_cfg.merge_adapters`` asks for it."""
+        if self.test_cfg.get('merge_adapters', False) and not self.training:
+            self.merge_adapters()
+        return super().predict(inputs, data_samples)
+
+    def merge_adapters(self) -> None:
+        """Fold the backbone's adapters into its weights (no-op for a
+        backbone without ``merge_adapters`` or already merged)."""
+        merge = getattr(self.backbone, 'merge_adapters', None)
+        if merge is not None and not self.backbone.adapters_merged:
+            merge()
+
+    def train(self, mode: bool = True) -> 'ReferringSegmentor':
+        if mode and getattr(self.backbone, 'adapters_merged', False):
+            raise RuntimeError(
+                'The backbone\'s adapters are merged into its weights for '
+                'inference (test_cfg.merge_adapters=True); training now '
+                'would update them on top of weights that already hold '
+                'them. Set test_cfg.merge_adapters=False in runs that '
+                'train, or rebuild the model.')
+        return super().train(mode)
 
     def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         """Whole-image inference (sliding windows would cut the referent)."""
