@@ -5,6 +5,19 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 
+def group_by_image(refs: List[dict]) -> List[dict]:
+    """The refs reordered so that those of one image (``img_path``) are
+    consecutive; images keep the order of their first ref, and the refs
+    of an image their order (a stable sort). Refs without ``img_path``
+    stay where they are relative to the images."""
+    keys = [ref.get('img_path') or ('ref', i) for i, ref in enumerate(refs)]
+    first = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    order = sorted(range(len(refs)), key=lambda i: first[keys[i]])
+    return [refs[i] for i in order]
+
+
 class ReferringDataset(BaseDataset):
     """A dataset of refs: one image region and its expressions.
 
@@ -14,6 +27,10 @@ class ReferringDataset(BaseDataset):
     ref is one sample and ``PickExpression`` draws one of its sentences
     every time the sample is drawn. For evaluation (``test_mode=True``, or
     ``expand_sentences=True``) every sentence of every ref is one sample.
+    In test mode the refs of one image are made consecutive (images in the
+    order they first appear, refs of an image in file order), so a batch
+    holds the sentences of few images and the model encodes each image
+    once.
 
     Args:
         expand_sentences (bool, optional): One sample per sentence.
@@ -41,6 +58,8 @@ class ReferringDataset(BaseDataset):
             f'{type(self).__name__}: {len(refs)} refs, {num_sentences} '
             f'sentences, one sample per {unit}',
             logger='current')
+        if self.test_mode:
+            refs = group_by_image(refs)
         if not expand:
             return refs
         data_list = []
