@@ -147,3 +147,36 @@ def test_trainable_only_checkpoint_loads_on_pretrained_encoders(tmp_path):
     for (n, a), b in zip(trained.state_dict().items(),
                          loaded.state_dict().values()):
         assert torch.equal(a, b), n
+
+
+def test_one_image_many_sentences_is_encoded_once(inferencer):
+    sizes = []
+    hook = inferencer.model.backbone.clip.vision_model.embeddings \
+        .register_forward_hook(lambda m, a, out: sizes.append(out.shape[0]))
+    img = np.random.randint(0, 255, (50, 90, 3), np.uint8)
+    other = np.random.randint(0, 255, (25, 45, 3), np.uint8)  # same ratio
+    texts = [f'the {c} {s}' for c in ('red', 'blue', 'green')
+             for s in ('circle', 'square', 'triangle', 'star')]
+    try:
+        results = inferencer(img, texts, batch_size=4)  # 12 > 4
+        assert sizes == [1]
+        sizes.clear()
+        mixed = inferencer([img, other, img, other], texts[:4], batch_size=4)
+        assert sizes == [2]
+    finally:
+        hook.remove()
+    assert [r['text'] for r in results] == texts
+    assert [r['text'] for r in mixed] == texts[:4]
+    assert [r['mask'].shape for r in mixed] == [(50, 90), (25, 45)] * 2
+    np.testing.assert_allclose(mixed[2]['prob'], results[2]['prob'],
+                               atol=1e-5)
+    assert inferencer.model.backbone.adapters_merged
+
+
+def test_passes_keep_an_image_together():
+    passes = RefSegInferencer.passes
+    assert passes([[0, 2], [1], [3, 4, 5, 6, 7], [8]], 4) == [
+        [0, 2, 1], [3, 4, 5, 6, 7], [8]]
+    assert passes([[0], [1], [2]], 1) == [[0], [1], [2]]
+    with pytest.raises(ValueError, match='batch_size'):
+        passes([[0]], 0)

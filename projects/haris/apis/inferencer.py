@@ -53,6 +53,10 @@ class RefSegInferencer:
         checkpoint (str, optional): Weights written by tools/train.py.
         device (str, optional): 'cpu', 'cuda', 'cuda:1', ... Defaults to
             CUDA when available.
+        merge_adapters (bool): Fold the encoders' adapters into their
+            weights before the first prediction (same masks up to float
+            rounding, faster). The model is then for inference only.
+            Defaults to True.
 
     Example:
         >>> inferencer = RefSegInferencer('configs/haris_synthetic.py',
@@ -64,13 +68,18 @@ class RefSegInferencer:
     def __init__(self,
                  config,
                  checkpoint: Optional[str] = None,
-                 device: Optional[str] = None) -> None:
+                 device: Optional[str] = None,
+                 merge_adapters: bool = True) -> None:
         if device is None:
             device = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.model = init_model(config, None, device=device)
         self.model.dataset_meta = dict(ReferringDataset.METAINFO)
         if checkpoint is not None:
             self.load_weights(checkpoint)
+        if self.model.test_cfg is None:
+            self.model.test_cfg = dict()
+        # merged at the first prediction, after the weights are loaded
+        self.model.test_cfg['merge_adapters'] = merge_adapters
         self.pipeline = Compose(self.test_pipeline(self.model.cfg))
 
     def load_weights(self, checkpoint: str) -> None:
@@ -127,12 +136,17 @@ class RefSegInferencer:
         """Segment each pair; one image with several texts (or the
         reverse) is broadcast.
 
+        The pairs of one image go through the model together, so the image
+        is encoded once however many sentences it has. A forward pass holds
+        the pairs of as many images as fit in ``batch_size`` pairs (more
+        if one image alone has more sentences).
+
         Returns:
-            list[dict]: per pair, ``mask`` (H, W) bool at the image's
-            resolution, ``prob`` (H, W) float sigmoid probabilities,
-            ``score`` (mean probability inside the mask, 0 if empty),
-            ``text``, and the model input's ``img_shape``/``pad_shape``
-            and ``token_ids``/``token_mask``.
+            list[dict]: per pair, in the order given, ``mask`` (H, W) bool
+            at the image's resolution, ``prob`` (H, W) float sigmoid
+            probabilities, ``score`` (mean probability inside the mask, 0 if
+            empty), ``text``, and the model input's
+            ``img_shape``/``pad_shape`` and ``token_ids``/``token_mask``.
         """
         images = [images] if isinstance(images, (str, np.ndarray)) \
             else list(images)
@@ -145,29 +159,48 @@ class RefSegInferencer:
             raise ValueError(f'{len(images)} images and {len(texts)} '
                              'expressions: give one of each per pair.')
         loaded = {}
+        pairs_of = {}  # image key -> indices of its pairs
         samples = []
-        for image, text in zip(images, texts):
+        for i, (image, text) in enumerate(zip(images, texts)):
             key = image if isinstance(image, str) else id(image)
             if key not in loaded:
                 loaded[key] = load_image(image)
+            pairs_of.setdefault(key, []).append(i)
             samples.append(self.prepare(loaded[key], text))
-        results = []
-        for start in range(0, len(samples), batch_size):
-            batch = pseudo_collate(samples[start:start + batch_size])
-            for out in self.model.test_step(batch):
+        results = [None] * len(samples)
+        for indices in self.passes(list(pairs_of.values()), batch_size):
+            batch = pseudo_collate([samples[i] for i in indices])
+            for i, out in zip(indices, self.model.test_step(batch)):
                 prob = out.seg_logits.data[0].float().cpu().numpy()
                 mask = out.pred_sem_seg.data[0].cpu().numpy() > 0
-                results.append(
-                    dict(
-                        mask=mask,
-                        prob=prob,
-                        score=float(prob[mask].mean()) if mask.any() else 0.,
-                        text=out.metainfo['text'],
-                        img_shape=out.metainfo['img_shape'],
-                        pad_shape=out.metainfo['pad_shape'],
-                        token_ids=out.metainfo['token_ids'],
-                        token_mask=out.metainfo['token_mask']))
+                results[i] = dict(
+                    mask=mask,
+                    prob=prob,
+                    score=float(prob[mask].mean()) if mask.any() else 0.,
+                    text=out.metainfo['text'],
+                    img_shape=out.metainfo['img_shape'],
+                    pad_shape=out.metainfo['pad_shape'],
+                    token_ids=out.metainfo['token_ids'],
+                    token_mask=out.metainfo['token_mask'])
         return results
+
+    @staticmethod
+    def passes(groups: List[List[int]], batch_size: int) -> List[List[int]]:
+        """Split groups of pair indices (one group per image) into forward
+        passes of at most ``batch_size`` pairs without splitting a group; a
+        group larger than ``batch_size`` is a pass of its own."""
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be at least 1, got '
+                             f'{batch_size}.')
+        out, current = [], []
+        for group in groups:
+            if current and len(current) + len(group) > batch_size:
+                out.append(current)
+                current = []
+            current = current + group
+        if current:
+            out.append(current)
+        return out
 
     @staticmethod
     def overlay(image: ImageType, result: dict) -> np.ndarray:
