@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
+# e.g. tools/dist_test.sh configs/haris_refcoco.py CKPT 4 --splits all
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
