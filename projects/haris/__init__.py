@@ -1,6 +1,7 @@
 """HARIS: Human-Like Attention for Referring Image Segmentation.
 
-Importing this package registers every component in mmseg's registries.
+Importing this package registers every component in mmseg's registries
+and changes nothing else.
 """
 from .apis import *  # noqa: F401,F403
 from .datasets import *  # noqa: F401,F403
@@ -8,6 +9,3 @@ from .engine import *  # noqa: F401,F403
 from .evaluation import *  # noqa: F401,F403
 from .models import *  # noqa: F401,F403
 from .visualization import *  # noqa: F401,F403
-from .utils import allow_mmengine_checkpoints
-
-allow_mmengine_checkpoints()

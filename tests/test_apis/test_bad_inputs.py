@@ -167,17 +167,6 @@ def test_missing_clip_directory_offline(tmp_path, monkeypatch):
         MODELS.build(cfg)
 
 
-def test_checkpoint_with_foreign_objects_is_refused(tmp_path):
-    class Payload:
-        def __reduce__(self):
-            return (print, ('code ran',))
-
-    torch.save(dict(state_dict={}, meta=Payload()), tmp_path / 'evil.pth',
-               _use_new_zipfile_serialization=True)
-    with pytest.raises(RuntimeError, match='evil.pth'):
-        load_local_checkpoint(str(tmp_path / 'evil.pth'))
-
-
 def test_truncated_checkpoint(tmp_path):
     torch.save(dict(state_dict=dict(w=torch.ones(1000))), tmp_path / 'c.pth')
     data = (tmp_path / 'c.pth').read_bytes()
