@@ -14,7 +14,8 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from prettytable import PrettyTable  # noqa: E402
 
-from projects.haris.utils import init_cpu_distributed  # noqa: E402
+from projects.haris.utils import (init_cpu_distributed,  # noqa: E402
+                                  load_model_checkpoint)
 
 
 def parse_args():
@@ -200,8 +201,13 @@ def main():
     init_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)
-    # a checkpoint of another model fails here, naming the keys that differ
-    runner.load_checkpoint(args.checkpoint, map_location='cpu', strict=True)
+    # strict: a checkpoint of another model fails here, naming the keys
+    # that differ; a trained-weights-only checkpoint gets its frozen
+    # encoder weights from model.backbone.pretrained
+    try:
+        load_model_checkpoint(runner.model, args.checkpoint)
+    except (ValueError, RuntimeError) as err:
+        sys.exit(str(err))
     evaluate_splits(runner, cfg, splits, args)
 
 

@@ -11,7 +11,8 @@ from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from projects.haris.utils import init_cpu_distributed  # noqa: E402
+from projects.haris.utils import (init_cpu_distributed,  # noqa: E402
+                                  mmengine_checkpoint_globals)
 
 
 def parse_args():
@@ -77,6 +78,15 @@ def main():
     init_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)
+    # --resume / load_from read mmengine checkpoints with torch's
+    # weights-only unpickler; allow mmengine's types for that load only
+    load_or_resume = runner.load_or_resume
+
+    def scoped_load_or_resume():
+        with mmengine_checkpoint_globals():
+            load_or_resume()
+
+    runner.load_or_resume = scoped_load_or_resume
     runner.train()
 
 

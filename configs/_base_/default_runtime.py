@@ -14,4 +14,4 @@ load_from = None
 resume = False
 tta_model = None
 randomness = dict(seed=0)
-custom_hooks = [dict(type='FiniteLossHook')]
+custom_hooks = [dict(type='FiniteLossHook'), dict(type='RngStateHook')]

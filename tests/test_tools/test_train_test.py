@@ -9,44 +9,16 @@ import sys
 import pytest
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from projects.haris.utils import load_local_checkpoint
+from tests.e2e_utils import ROOT, latest_metrics, small_options
+from tests.e2e_utils import run as run_tool
+
 CONFIG = osp.join(ROOT, 'configs', 'haris_synthetic.py')
 
 
-def small_options(data_root, iters=6):
-    opts = [
-        f'train_dataloader.dataset.data_root={data_root}',
-        'train_dataloader.dataset.num_samples=24',
-        'train_dataloader.batch_size=4',
-        f'train_cfg.max_iters={iters}',
-        f'train_cfg.val_interval={iters}',
-        'default_hooks.checkpoint.interval=3',
-        'default_hooks.logger.interval=3',
-    ]
-    for split in ('val', 'test'):
-        opts += [
-            f'{split}_dataloader.dataset.data_root={data_root}',
-            f'{split}_dataloader.dataset.num_samples=5',
-            f'{split}_dataloader.batch_size=4',
-        ]
-    for split in ('train', 'val', 'test'):
-        opts += [f'{split}_dataloader.num_workers=0',
-                 f'{split}_dataloader.persistent_workers=False']
-    return opts
-
-
-def run(args, cwd=ROOT):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def run(args):
+    proc = run_tool(args)
     return proc.stdout + proc.stderr
-
-
-def latest_metrics(work_dir):
-    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')),
-                   key=osp.getmtime)
-    return json.load(open(files[-1]))
 
 
 def first_run_val(work_dir):
@@ -90,7 +62,7 @@ def test_train_then_test_on_saved_checkpoint(trained):
 
 def test_checkpoint_loads_weights_only_and_resume_continues(trained):
     tmp, work = trained
-    ckpt = torch.load(osp.join(work, 'iter_3.pth'), weights_only=True)
+    ckpt = load_local_checkpoint(osp.join(work, 'iter_3.pth'))
     assert ckpt['meta']['iter'] == 3 and 'message_hub' in ckpt
     out = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work,
                '--resume', '--cfg-options'] +
@@ -127,7 +99,7 @@ def test_nan_loss_stops_with_iteration_and_keeps_last_good(trained):
     opts = small_options(str(tmp / 'data'), iters=6)
     run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', nan_work,
          '--cfg-options'] + small_options(str(tmp / 'data'), iters=3))
-    good = torch.load(osp.join(nan_work, 'iter_3.pth'), weights_only=True)
+    good = load_local_checkpoint(osp.join(nan_work, 'iter_3.pth'))
     env = dict(os.environ, OMP_NUM_THREADS='1')
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', CONFIG, '--work-dir', nan_work,
@@ -138,49 +110,9 @@ def test_nan_loss_stops_with_iteration_and_keeps_last_good(trained):
     assert 'Loss is nan at iteration 4' in proc.stderr
     assert 'iter_3.pth' in proc.stderr
     assert not osp.exists(osp.join(nan_work, 'iter_6.pth'))
-    again = torch.load(osp.join(nan_work, 'iter_3.pth'), weights_only=True)
+    again = load_local_checkpoint(osp.join(nan_work, 'iter_3.pth'))
     for k, v in good['state_dict'].items():
         assert torch.equal(v, again['state_dict'][k])
-
-
-def test_killed_run_resumes_to_the_same_weights(trained):
-    """A run stopped at iteration 6 (as after a SIGKILL, with a checkpoint
-    left half-written) and resumed equals an uninterrupted 9-iteration
-    run, weight for weight."""
-    import signal
-    tmp, _ = trained
-    data = str(tmp / 'data')
-    whole, killed = str(tmp / 'whole'), str(tmp / 'killed')
-    run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', whole,
-         '--cfg-options'] + small_options(data, iters=9))
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    proc = subprocess.Popen(
-        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', killed,
-         '--cfg-options'] + small_options(data, iters=9),
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
-    target = osp.join(killed, 'iter_6.pth')
-    deadline = 300
-    import time
-    start = time.time()
-    while not osp.exists(osp.join(killed, 'last_checkpoint')) or \
-            open(osp.join(killed, 'last_checkpoint')).read().strip() != \
-            target:
-        assert time.time() - start < deadline and proc.poll() is None
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    # what a kill while writing the next checkpoint leaves behind
-    with open(osp.join(killed, 'iter_9.pth'), 'wb') as f:
-        f.write(open(target, 'rb').read()[:1000])
-    out = run([sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-               killed, '--resume', '--cfg-options'] +
-              small_options(data, iters=9))
-    assert 'resumed epoch: 0, iter: 6' in out
-    a = torch.load(osp.join(whole, 'iter_9.pth'), weights_only=True)
-    b = torch.load(osp.join(killed, 'iter_9.pth'), weights_only=True)
-    for k, v in a['state_dict'].items():
-        assert torch.equal(v, b['state_dict'][k]), k
 
 
 def test_same_seed_same_metrics(trained):

@@ -1,7 +1,9 @@
-"""Keep only the trained weights (adapters, neck, head) of a checkpoint.
+"""Leave the frozen pretrained encoder weights out of a full checkpoint.
 
-The result is small and loads on top of the pretrained encoders named in
-the config (the frozen CLIP weights come from there):
+Training writes such checkpoints by default (``TrainableCheckpointHook``);
+this converts one written with ``save_frozen=True`` or by another tool. The
+result holds the model weights only (no optimizer state) and loads on top
+of the pretrained encoders named in the config:
 
     python tools/model_converters/extract_trainable.py \
         configs/haris_refcoco.py work_dirs/haris_refcoco/epoch_50.pth \
@@ -18,21 +20,12 @@ sys.path.insert(
 import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import load_checkpoint  # noqa: E402
 
 import projects.haris  # noqa: E402,F401
 from mmseg.registry import MODELS  # noqa: E402
-
-
-def trainable_state(model) -> dict:
-    """state_dict entries of parameters that require grad, plus buffers
-    outside the frozen encoders."""
-    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    return {
-        k: v.detach().cpu()
-        for k, v in model.state_dict().items()
-        if k in trainable or not k.startswith('backbone.')
-    }
+from projects.haris.utils import load_model_checkpoint  # noqa: E402
+from projects.haris.utils.frozen_weights import (  # noqa: E402
+    META_KEY, fingerprint, frozen_pretrained_keys, strip_frozen)
 
 
 def main():
@@ -42,11 +35,18 @@ def main():
     parser.add_argument('out')
     args = parser.parse_args()
     init_default_scope('mmseg')
-    model = MODELS.build(Config.fromfile(args.config).model)
-    ckpt = load_checkpoint(model, args.checkpoint, map_location='cpu',
-                           strict=True)
-    state = trainable_state(model)
-    meta = dict(ckpt.get('meta', {}), trainable_only=True)
+    cfg = Config.fromfile(args.config)
+    model = MODELS.build(cfg.model)
+    ckpt = load_model_checkpoint(model, args.checkpoint)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    keys = frozen_pretrained_keys(model, cfg.model.get('backbone'))
+    if not keys:
+        sys.exit(f'{args.config} builds its encoders without pretrained '
+                 'weights (no model.backbone.pretrained): every weight is '
+                 'needed, nothing to leave out.')
+    meta = dict(ckpt.get('meta', {}))
+    meta[META_KEY] = strip_frozen(state, keys, fingerprint(state, keys),
+                                  cfg.model.backbone.get('pretrained'))
     tmp = args.out + '.tmp'
     torch.save(dict(state_dict=state, meta=meta), tmp)
     os.replace(tmp, args.out)

@@ -16,9 +16,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # checkpoints hold what trains; the frozen CLIP weights reload from
+    # model.backbone.pretrained (save_frozen=True writes full checkpoints)
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=True, interval=5, max_keep_ckpts=3,
-        save_best='mIoU', rule='greater'),
+        type='TrainableCheckpointHook', by_epoch=True, interval=5,
+        max_keep_ckpts=3, save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
 log_processor = dict(by_epoch=True)

@@ -20,7 +20,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=1000,
+        type='TrainableCheckpointHook', by_epoch=False, interval=1000,
         max_keep_ckpts=3, save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # validation overlays (one batch in 20) in the work dir's vis_data;

@@ -6,11 +6,10 @@ import mmcv
 import numpy as np
 import torch
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.runner import load_state_dict
 
 from mmseg.apis import init_model
 from ..datasets import ReferringDataset
-from ..utils import load_local_checkpoint
+from ..utils import load_model_checkpoint
 from ..visualization import add_caption, draw_mask
 
 ImageType = Union[str, np.ndarray]
@@ -84,29 +83,11 @@ class RefSegInferencer:
 
     def load_weights(self, checkpoint: str) -> None:
         """Load a checkpoint strictly; a checkpoint of another model is
-        refused with the keys that do not fit. A trainable-only checkpoint
-        (tools/model_converters/extract_trainable.py) must hold every
-        trainable weight; the frozen encoders keep their pretrained
-        weights."""
-        ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt)
+        refused with the keys that do not fit. A checkpoint that left out
+        the frozen encoder weights (the default for frozen-encoder configs)
+        gets them from the pretrained encoders the config names."""
+        ckpt = load_model_checkpoint(self.model, checkpoint)
         meta = ckpt.get('meta', {})
-        partial = bool(meta.get('trainable_only'))
-        if partial:
-            needed = {n for n, p in self.model.named_parameters()
-                      if p.requires_grad}
-            missing = needed - set(state)
-            if missing:
-                raise ValueError(
-                    f'Checkpoint {checkpoint} lacks {len(missing)} trainable '
-                    f'weights of this model, e.g. {sorted(missing)[:3]}.')
-        try:
-            load_state_dict(self.model, state, strict=not partial)
-        except RuntimeError as err:
-            raise ValueError(
-                f'Checkpoint {checkpoint} does not fit this config\'s model; '
-                f'was it trained with another config? {str(err)[:500]}'
-            ) from err
         if meta.get('dataset_meta'):
             self.model.dataset_meta = meta['dataset_meta']
 
