@@ -9,7 +9,7 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
-from ..necks.hla_block import FFN
+from ..utils import FFN
 from .pixel_decoder import PixelDecoder
 from .positional_encoding import sine_position_2d
 from .query_decoder_layer import QueryDecoderLayer

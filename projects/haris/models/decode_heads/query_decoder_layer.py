@@ -4,7 +4,7 @@ from typing import Optional
 import torch.nn as nn
 from torch import Tensor
 
-from ..necks.hla_block import FFN
+from ..utils import FFN
 
 
 class QueryDecoderLayer(nn.Module):

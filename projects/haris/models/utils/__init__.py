@@ -1,0 +1,3 @@
+from .ffn import FFN
+
+__all__ = ['FFN']
