@@ -96,21 +96,30 @@ def test_demo_cli_writes_one_overlay_per_expression(tmp_path):
 
 
 def test_attention_maps_are_the_maps_the_model_used(inferencer, tmp_path):
+    import torch
+
     from projects.haris.apis import collect_attention, draw_attention_figure
     img = np.random.randint(0, 255, (40, 64, 3), np.uint8)
+    neck = inferencer.model.neck
+    # the neck's own inputs in a plain run, to recompute its maps directly
+    seen = []
+    handle = neck.register_forward_pre_hook(
+        lambda mod, args: seen.append(args))
+    plain = inferencer(img, 'the red circle')[0]
+    handle.remove()
     att = collect_attention(inferencer, img, 'the red circle', level=0)
     assert att['words'] == ['<start_of_text>', 'the', 'red', 'circle',
                             '<end_of_text>']
-    block = inferencer.model.neck.blocks[0]
-    assert not block.keep_attn and block.attn_maps == {}  # switched off
-    # recompute the same forward by hand and compare with what was drawn
-    inferencer.model.neck.keep_attention_maps(True)
-    inferencer(img, 'the red circle')
-    raw = block.attn_maps['round1'][0]  # (N, L)
-    inferencer.model.neck.keep_attention_maps(False)
+    assert not neck._forward_hooks and not neck._forward_pre_hooks
+    np.testing.assert_array_equal(att['mask'], plain['mask'])
+    with torch.no_grad():
+        _, maps = neck(*seen[0], return_attention=True)
+    raw = maps[0]['round1'][0]  # (N, L)
     grid = att['round1'].reshape(len(att['words']), -1).T
     np.testing.assert_allclose(grid, raw[:, :5].numpy(), atol=1e-6)
     assert not np.allclose(att['round1'], att['round2'])
+    with pytest.raises(ValueError, match='level 3 does not exist'):
+        collect_attention(inferencer, img, 'the red circle', level=3)
     figure = draw_attention_figure(att, str(tmp_path / 'a.png'))
     assert cv2.imread(str(tmp_path / 'a.png')).shape == figure.shape
     assert figure.shape[0] > 5 * 100  # a row per word

@@ -32,13 +32,25 @@ def test_hierarchy_deep_level_reaches_shallow():
 
 def test_attention_maps_of_every_level():
     neck = HLANeck(in_channels=[16] * 2, text_channels=16, dim=16,
-                   num_heads=2)
-    neck.keep_attention_maps()
-    neck([torch.randn(1, 16, 4, 4)] * 2, torch.randn(1, 3, 16),
-         torch.randn(1, 16))
-    for block in neck.blocks:
-        assert block.attn_maps['round1'].shape == (1, 16, 3)
-        assert 'round2' in block.attn_maps
+                   num_heads=2).eval()
+    visual = [torch.randn(1, 16, 4, 4), torch.randn(1, 16, 2, 2)]
+    words, sentence = torch.randn(1, 3, 16), torch.randn(1, 16)
+    plain = neck(visual, words, sentence)
+    feats, maps = neck(visual, words, sentence, return_attention=True)
+    assert len(maps) == 2
+    assert maps[0]['round1'].shape == (1, 16, 3)  # level 0: 4x4 tokens
+    assert maps[1]['round2'].shape == (1, 4, 3)  # level 1: 2x2 tokens
+    for got, want in zip(feats[:2], plain[:2]):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    # each level's maps are its block's, run on that level's input
+    (_, _), block_maps = neck.blocks[1](
+        neck.vis_proj[1](visual[1].flatten(2).transpose(1, 2)),
+        neck.word_proj(words), neck.sentence_proj(sentence),
+        return_attention=True)
+    torch.testing.assert_close(maps[1]['round1'], block_maps['round1'])
+    # a plain call afterwards is the plain tuple again
+    again = neck(visual, words, sentence)
+    assert len(again) == 3 and isinstance(again[2], dict)
 
 
 def test_wrong_number_of_levels():

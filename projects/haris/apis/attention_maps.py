@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from mmseg.utils.tokenizer import SimpleTokenizer
+from ..models.utils import record_attention
 from ..visualization import draw_mask
 from .inferencer import RefSegInferencer, load_image
 
@@ -24,21 +25,31 @@ def token_words(token_ids: np.ndarray, token_mask: np.ndarray) -> List[str]:
 @torch.no_grad()
 def collect_attention(inferencer: RefSegInferencer, image, text: str,
                       level: int = 0) -> Dict[str, object]:
-    """Run the model once with attention recording on.
+    """Run the model once and record the LWA maps of its HLA neck.
+
+    Args:
+        inferencer (RefSegInferencer): A model with an :class:`HLANeck`.
+        image (str | np.ndarray): Image path or array.
+        text (str): The expression.
+        level (int): HLA level, 0 = shallowest. Defaults to 0.
 
     Returns:
         dict: ``round1`` and ``round2`` maps (L_real, h, w) of HLA level
         ``level`` (0 = shallowest), ``words``, ``mask`` and ``image``.
     """
     neck = inferencer.model.neck
-    neck.keep_attention_maps(True)
-    try:
-        img = load_image(image)
+    if not 0 <= level < len(neck.blocks):
+        raise ValueError(f'level {level} does not exist: the neck has '
+                         f'{len(neck.blocks)} HLA levels, 0 (shallowest) to '
+                         f'{len(neck.blocks) - 1}.')
+    img = load_image(image)
+    with record_attention(neck) as calls:
         result = inferencer(img, text)[0]
-        block = neck.blocks[level]
-        maps = {k: v[0].cpu().numpy() for k, v in block.attn_maps.items()}
-    finally:
-        neck.keep_attention_maps(False)
+    if len(calls) != 1:
+        raise RuntimeError('expected the model to run its neck once for one '
+                           f'image and expression, but it ran {len(calls)} '
+                           'times.')
+    maps = {k: v[0].cpu().numpy() for k, v in calls[0][level].items()}
     ids, real = result['token_ids'], result['token_mask']
     pad_h, pad_w = result['pad_shape']
     stride = inferencer.model.backbone.patch_size

@@ -1,18 +1,11 @@
 """Human-Like Attention (HLA) block: bottom-up and feedback (top-down)
 language-weighted attention plus vision-weighted attention."""
-from typing import Dict, Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch.nn as nn
 from torch import Tensor
 
-
-class FFN(nn.Sequential):
-    """Two-layer MLP used for the feedback signal and the output FFN."""
-
-    def __init__(self, dim: int, hidden: int, dropout: float = 0.0) -> None:
-        super().__init__(
-            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout),
-            nn.Linear(hidden, dim))
+from ..utils import FFN
 
 
 class HLABlock(nn.Module):
@@ -25,10 +18,12 @@ class HLABlock(nn.Module):
     - Feedback: g = MLP(M * s).
     - Round 2 (top-down): T2 = LWA(V + g), same weights; X_L = V + T2.
     - VWA: W' = Norm(W + MHA(W, V)); X_V = MHA(V, W').
-    - Out: Y = Norm(V + X_L + X_V); X = Norm(Y + FFN(Y)).
+    - Out: Y = Norm(V + X_L + X_V); X = Y + FFN(Y), followed by one more
+      Norm with ``out_norm=True`` (post-norm, as in the decoder layers).
 
     Attention runs through ``nn.MultiheadAttention`` (fused
-    scaled-dot-product kernels) unless ``keep_attn`` asks for the maps.
+    scaled-dot-product kernels) unless the LWA maps are asked for with
+    ``return_attention=True``.
 
     Args:
         dim (int): Fusion width D. Defaults to 256.
@@ -38,6 +33,9 @@ class HLABlock(nn.Module):
         vwa (bool): Use vision-weighted attention. Defaults to True.
         ffn_ratio (int): FFN hidden width as a multiple of D. Defaults to 4.
         dropout (float): Dropout in attention and FFN. Defaults to 0.
+        out_norm (bool): LayerNorm after the FFN residual,
+            X = Norm(Y + FFN(Y)). False gives X = Y + FFN(Y). Defaults to
+            True.
     """
 
     def __init__(self,
@@ -46,12 +44,11 @@ class HLABlock(nn.Module):
                  feedback: bool = True,
                  vwa: bool = True,
                  ffn_ratio: int = 4,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0,
+                 out_norm: bool = True) -> None:
         super().__init__()
         self.feedback = feedback
         self.vwa = vwa
-        self.keep_attn = False
-        self.attn_maps: Dict[str, Tensor] = {}
 
         def mha() -> nn.MultiheadAttention:
             return nn.MultiheadAttention(
@@ -67,25 +64,35 @@ class HLABlock(nn.Module):
             self.vision_attn = mha()
         self.fuse_norm = nn.LayerNorm(dim)
         self.ffn = FFN(dim, dim * ffn_ratio, dropout)
-        self.out_norm = nn.LayerNorm(dim)
+        self.out_norm = nn.LayerNorm(dim) if out_norm else nn.Identity()
 
-    def language_weighted(self, query: Tensor, words: Tensor,
-                          pad_mask: Optional[Tensor],
-                          name: str) -> Tensor:
-        """LWA: visual queries attend to words; (B, N, D)."""
-        out, attn = self.lwa(
+    def language_weighted(
+            self, query: Tensor, words: Tensor, pad_mask: Optional[Tensor],
+            need_weights: bool) -> Tuple[Tensor, Optional[Tensor]]:
+        """LWA: visual queries attend to words.
+
+        Returns:
+            tuple[Tensor, Tensor | None]: Attended tokens (B, N, D) and, if
+            ``need_weights``, the head-averaged weights (B, N, L).
+        """
+        return self.lwa(
             query,
             words,
             words,
             key_padding_mask=pad_mask,
-            need_weights=self.keep_attn,
+            need_weights=need_weights,
             average_attn_weights=True)
-        if self.keep_attn:
-            self.attn_maps[name] = attn.detach()  # (B, N, L)
-        return out
 
-    def forward(self, vis: Tensor, words: Tensor, sentence: Tensor,
-                pad_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    def forward(
+        self,
+        vis: Tensor,
+        words: Tensor,
+        sentence: Tensor,
+        pad_mask: Optional[Tensor] = None,
+        *,
+        return_attention: bool = False
+    ) -> Union[Tuple[Tensor, Tensor], Tuple[Tuple[Tensor, Tensor], Dict[
+            str, Tensor]]]:
         """Fuse one level.
 
         Args:
@@ -93,16 +100,24 @@ class HLABlock(nn.Module):
             words (Tensor): Word features (B, L, D).
             sentence (Tensor): Sentence feature (B, D).
             pad_mask (Tensor, optional): (B, L), True at padding words.
+            return_attention (bool): Also return the LWA maps (slower: the
+                unfused attention path). Defaults to False.
 
         Returns:
             tuple[Tensor, Tensor]: Fused visual tokens (B, N, D) and the
-            vision-grounded words (B, L, D) for the next level.
+            vision-grounded words (B, L, D) for the next level. With
+            ``return_attention``, the pair ``(that tuple, maps)`` where
+            ``maps`` holds ``round1`` and, with feedback, ``round2``: the
+            head-averaged LWA weights (B, N, L) of each round.
         """
-        t1 = self.language_weighted(vis, words, pad_mask, 'round1')
+        maps: Dict[str, Tensor] = {}
+        t1, maps['round1'] = self.language_weighted(vis, words, pad_mask,
+                                                    return_attention)
         if self.feedback:
             m = self.round1_norm(vis * t1)  # (B, N, D)
             g = self.feedback_mlp(m * sentence[:, None])  # (B, N, D)
-            t2 = self.language_weighted(vis + g, words, pad_mask, 'round2')
+            t2, maps['round2'] = self.language_weighted(
+                vis + g, words, pad_mask, return_attention)
             x_lang = vis + t2
         else:
             x_lang = vis + t1
@@ -115,4 +130,7 @@ class HLABlock(nn.Module):
                 need_weights=False)
             fused = fused + x_vis
         y = self.fuse_norm(fused)
-        return self.out_norm(y + self.ffn(y)), words
+        out = self.out_norm(y + self.ffn(y)), words
+        if return_attention:
+            return out, maps
+        return out

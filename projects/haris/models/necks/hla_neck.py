@@ -21,7 +21,9 @@ class HLANeck(BaseModule):
     output is a tuple ``(X_1, ..., X_n, text)``: n maps (B, D, H_i, W_i) in
     the input order, then a dict with ``words`` (B, L, D), ``sentence``
     (B, D) and ``word_padding_mask`` (B, L). mmseg heads that pick maps by
-    ``in_index`` in ``0..n-1`` work unchanged.
+    ``in_index`` in ``0..n-1`` work unchanged. ``return_attention=True``
+    also returns every level's LWA maps; :func:`record_attention` collects
+    them from a whole model's forward.
 
     Args:
         in_channels (Sequence[int]): Channels of each visual level.
@@ -32,6 +34,8 @@ class HLANeck(BaseModule):
         vwa (bool): Vision-weighted attention. Defaults to True.
         ffn_ratio (int): FFN width multiple. Defaults to 4.
         dropout (float): Dropout. Defaults to 0.
+        out_norm (bool): LayerNorm after each block's FFN residual (see
+            :class:`HLABlock`). Defaults to True.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -44,6 +48,7 @@ class HLANeck(BaseModule):
                  vwa: bool = True,
                  ffn_ratio: int = 4,
                  dropout: float = 0.0,
+                 out_norm: bool = True,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.in_channels = list(in_channels)
@@ -55,16 +60,18 @@ class HLANeck(BaseModule):
         self.sentence_proj = nn.Sequential(
             nn.Linear(text_channels, dim), nn.LayerNorm(dim))
         self.blocks = nn.ModuleList(
-            HLABlock(dim, num_heads, feedback, vwa, ffn_ratio, dropout)
-            for _ in self.in_channels)
+            HLABlock(dim, num_heads, feedback, vwa, ffn_ratio, dropout,
+                     out_norm) for _ in self.in_channels)
 
     def forward(
         self,
         visual: Sequence[Tensor],
         words: Tensor,
         sentence: Tensor,
-        word_padding_mask: Optional[Tensor] = None
-    ) -> Tuple[Union[Tensor, Dict[str, Tensor]], ...]:
+        word_padding_mask: Optional[Tensor] = None,
+        *,
+        return_attention: bool = False
+    ) -> Union[Tuple, Tuple[Tuple, Tuple[Dict[str, Tensor], ...]]]:
         """Fuse all levels.
 
         Args:
@@ -73,6 +80,14 @@ class HLANeck(BaseModule):
             words (Tensor): Word features (B, L, C_t).
             sentence (Tensor): Sentence feature (B, C_t).
             word_padding_mask (Tensor, optional): (B, L), True at padding.
+            return_attention (bool): Also return the LWA maps (slower: the
+                unfused attention path). Defaults to False.
+
+        Returns:
+            tuple: ``(X_1, ..., X_n, text)``. With ``return_attention``, the
+            pair ``(that tuple, maps)``, where ``maps[i]`` is level i's dict
+            of ``round1`` (and, with feedback, ``round2``) head-averaged
+            LWA weights (B, H_i * W_i, L).
         """
         if len(visual) != len(self.blocks):
             raise ValueError(f'HLANeck was built for {len(self.blocks)} '
@@ -80,6 +95,7 @@ class HLANeck(BaseModule):
         w = self.word_proj(words)  # (B, L, D)
         s = self.sentence_proj(sentence)  # (B, D)
         outs: List[Tensor] = [None] * len(visual)
+        maps: List[Dict[str, Tensor]] = [None] * len(visual)
         prev = None
         for i in reversed(range(len(visual))):
             b, _, h, wd = visual[i].shape
@@ -89,15 +105,15 @@ class HLANeck(BaseModule):
                     prev = F.interpolate(
                         prev, (h, wd), mode='bilinear', align_corners=False)
                 v = v + prev.flatten(2).transpose(1, 2)  # (B, N, D)
-            x, w = self.blocks[i](v, w, s, word_padding_mask)
+            block_out = self.blocks[i](
+                v, w, s, word_padding_mask, return_attention=return_attention)
+            if return_attention:
+                block_out, maps[i] = block_out
+            x, w = block_out
             prev = x.transpose(1, 2).reshape(b, -1, h, wd)
             outs[i] = prev
         text = dict(words=w, sentence=s, word_padding_mask=word_padding_mask)
-        return tuple(outs) + (text, )
-
-    def keep_attention_maps(self, keep: bool = True) -> None:
-        """Record each block's LWA maps of both rounds in
-        ``block.attn_maps`` (slower: uses the unfused attention path)."""
-        for block in self.blocks:
-            block.keep_attn = keep
-            block.attn_maps = {}
+        feats = tuple(outs) + (text, )
+        if return_attention:
+            return feats, tuple(maps)
+        return feats

@@ -1,3 +1,4 @@
+from .attention_recorder import record_attention
 from .ffn import FFN
 
-__all__ = ['FFN']
+__all__ = ['FFN', 'record_attention']
