@@ -40,9 +40,12 @@ class TokenizeExpression(BaseTransform):
     Args:
         context_length (int): L, padded or truncated to. Defaults to 22.
         tokenizer (str, optional): Hub id or local directory of a
-            HuggingFace tokenizer. None uses OpenAI CLIP's BPE tokenizer
-            shipped with mmseg (offline; same ids as the openai/clip-* hub
-            models). Defaults to None.
+            HuggingFace tokenizer, loaded as its slow (Python) tokenizer
+            where it has one: CLIP's fast tokenizer skips the ftfy clean-up
+            CLIP was trained with and gives other ids for curly quotes,
+            ligatures or full-width letters. None uses OpenAI CLIP's BPE
+            tokenizer shipped with mmseg (offline; same ids as the
+            openai/clip-* hub models). Defaults to None.
         warn_truncation (bool): Warn for every truncated sentence.
             Defaults to True.
     """
@@ -60,7 +63,8 @@ class TokenizeExpression(BaseTransform):
             self.eot = self.bpe.encoder['<end_of_text>']
         else:
             from transformers import AutoTokenizer
-            self.hf = AutoTokenizer.from_pretrained(tokenizer)
+            self.hf = AutoTokenizer.from_pretrained(
+                tokenizer, use_fast=False)
 
     def encode(self, text: str) -> list:
         if self.tokenizer_name is None:
