@@ -29,7 +29,8 @@ SENTENCES = [
     '  leading and trailing spaces  ',
     'café crème brûlée near the naïve señor',  # accents
     'dog 🐶 next to the 猫 and the 犬',  # emoji, CJK
-    'don’t pick the ﬁsh in ＦＵＬＬ width',  # curly quote, ligature, NFKC
+    # curly quote, ligature, full-width letters (ftfy's NFKC)
+    'don’t pick the ﬁsh in ＦＵＬＬ width',
     'tom &amp; jerry',  # HTML entity
     'straße İstanbul',  # case mapping outside ASCII
     'zebra 12345 apples',  # digits are split one by one

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from mmengine.structures import PixelData
 
@@ -48,10 +49,25 @@ def test_loss_and_aux_loss():
     losses = head.loss(neck_output(), samples(), train_cfg={})
     assert set(losses) == {'loss_focal', 'loss_dice', 'aux0_loss_focal',
                            'aux0_loss_dice', 'acc_seg'}
-    assert 0 <= losses['acc_seg'] <= 100
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
     assert head.query.weight.grad is not None
     plain = MODELS.build(head_cfg()).train()
     assert set(plain.loss(neck_output(), samples(), {})) == {
         'loss_focal', 'loss_dice', 'acc_seg'}
+
+
+def test_acc_seg_counts_labelled_pixels_only():
+    head = MODELS.build(head_cfg()).train()
+    logits = torch.full((1, 1, 4, 4), -1.0)
+    logits[..., :2] = 1.0  # predicts the left half
+    label = torch.zeros(1, 4, 4, dtype=torch.long)
+    label[:, :, :2] = 1
+    label[0, 0, 0] = 0  # wrong on the left
+    label[0, 3, 3] = 1  # wrong on the right
+    label[0, 1, 1] = label[0, 2, 2] = 255  # one ignored pixel each side
+    sample = SegDataSample()
+    sample.gt_sem_seg = PixelData(data=label)
+    losses = head.loss_by_feat(logits, [sample])
+    # 14 labelled pixels, 2 of them wrong
+    assert losses['acc_seg'].item() == pytest.approx(100 * 12 / 14)

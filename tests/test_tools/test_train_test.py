@@ -6,9 +6,12 @@ import os.path as osp
 import subprocess
 import sys
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
+from projects.haris.apis import RefSegInferencer
 from projects.haris.utils import load_local_checkpoint
 from tests.e2e_utils import ROOT, latest_metrics, small_options
 from tests.e2e_utils import run as run_tool
@@ -27,6 +30,40 @@ def first_run_val(work_dir):
                                         'scalars.json')))[0]
     rows = [json.loads(line) for line in open(scalars)]
     return [r for r in rows if 'mIoU' in r][-1]
+
+
+def split_sentences(data_root):
+    """(image path, sentence, mask path) of the synthetic test split."""
+    refs = glob.glob(osp.join(data_root, 'test_n5_*', 'refs.jsonl'))
+    assert len(refs) == 1, refs
+    folder = osp.dirname(refs[0])
+    out = []
+    with open(refs[0]) as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        ref = json.loads(line)
+        for text in ref['sentences']:
+            out.append((osp.join(folder, ref['image']), text,
+                        osp.join(folder, ref['mask'])))
+    return out
+
+
+def independent_counts(data_root, ckpt, rows):
+    """Intersection and union of each row's (image, text), from
+    ``RefSegInferencer`` masks and the PNG masks."""
+    masks = {(osp.basename(img), text): mask
+             for img, text, mask in split_sentences(data_root)}
+    inferencer = RefSegInferencer(
+        CONFIG, ckpt, device='cpu', merge_adapters=False)
+    images = [r['img_path'] for r in rows]
+    preds = inferencer(images, [r['text'] for r in rows])
+    inters, unions = [], []
+    for row, pred in zip(rows, preds):
+        key = (osp.basename(row['img_path']), row['text'])
+        gt = cv2.imread(masks[key], cv2.IMREAD_UNCHANGED) > 0
+        inters.append((pred['mask'] & gt).sum())
+        unions.append((pred['mask'] | gt).sum())
+    return np.array(inters, float), np.array(unions, float)
 
 
 @pytest.fixture(scope='module')
@@ -48,14 +85,26 @@ def test_train_then_test_on_saved_checkpoint(trained):
                '--cfg-options'] + small_options(str(tmp / 'data')) +
               ['default_hooks.visualization.interval=1'])
     metrics = latest_metrics(work)
-    for key in ('oIoU', 'mIoU', 'Prec@0.5', 'Prec@0.9'):
-        assert 0 <= metrics[key] <= 100
     assert 'Prec@t counts IoU >= t' in out
-    rows = open(tmp / 'pred' / 'results.jsonl').read().splitlines()
-    assert len(rows) >= 5  # every sentence of the 5 test refs
-    ious = [json.loads(r)['iou'] for r in rows]
-    assert metrics['mIoU'] == pytest.approx(100 * sum(ious) / len(ious),
-                                            abs=0.02)
+    rows = [
+        json.loads(r)
+        for r in (tmp / 'pred' / 'results.jsonl').read_text().splitlines()
+    ]
+    # every sentence of the 5 test refs
+    assert len(rows) == len(split_sentences(tmp / 'data'))
+    # The same numbers again outside the test loop and the metric: the
+    # inferencer's mask against the dataset's PNG mask, counted in numpy.
+    inters, unions = independent_counts(tmp / 'data', ckpt, rows)
+    # both empty counts 1, as RefSegMetric (and the field) define it
+    ious = np.where(unions > 0, inters / np.maximum(unions, 1), 1.0)
+    for row, iou in zip(rows, ious):
+        assert row['iou'] == pytest.approx(iou, abs=1e-4), row
+    assert metrics['oIoU'] == pytest.approx(
+        100 * inters.sum() / unions.sum(), abs=0.006)
+    assert metrics['mIoU'] == pytest.approx(100 * ious.mean(), abs=0.006)
+    for t in (0.5, 0.9):
+        assert metrics[f'Prec@{t}'] == pytest.approx(
+            100 * (ious >= t).mean(), abs=0.006)
     assert glob.glob(osp.join(work, 'overlays', 'vis_data', 'vis_image',
                               '*.png'))
 
