@@ -28,6 +28,7 @@ import torch
 from mmcv.transforms import Compose
 
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from projects.haris.models.decode_heads import QueryDecodeHead
 from tests.tiny_models import tiny_model_cfg
 
@@ -209,3 +210,19 @@ def test_logits_in_padding_do_not_change_losses():
     focal_img, dice_img = losses(padded_cells(10))
     assert not torch.isclose(focal, focal_img)
     assert not torch.isclose(dice, dice_img)
+
+
+def test_test_cfg_sets_test_padding():
+    pre = MODELS.build(
+        dict(type='ReferringDataPreProcessor', size=(64, 64),
+             test_cfg=dict(size_divisor=32)))
+    images = [torch.zeros(3, 40, 50), torch.zeros(3, 20, 70)]
+    samples = [SegDataSample(), SegDataSample()]
+    out = pre(dict(inputs=images, data_samples=samples), False)
+    samples = out['data_samples']
+    # the largest image (40, 70) rounded up to multiples of 32
+    assert out['inputs'].shape == (2, 3, 64, 96)
+    assert samples[0].img_padding_size == (0, 96 - 50, 0, 64 - 40)
+    assert samples[1].img_padding_size == (0, 96 - 70, 0, 64 - 20)
+    with pytest.raises(ValueError, match='exactly one of size'):
+        MODELS.build(dict(type='ReferringDataPreProcessor'))
