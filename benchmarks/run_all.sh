@@ -20,6 +20,7 @@ begin=$(date +%s)
 stage parameters $py benchmarks/parameters.py
 stage data_pipeline $py benchmarks/data_pipeline.py
 stage inference_overhead $py benchmarks/inference_overhead.py
+stage eval_grouping $py benchmarks/eval_grouping.py
 stage scaling $py benchmarks/scaling.py
 stage train_step $py benchmarks/train_step.py
 stage amp_bf16 $py benchmarks/amp_bf16.py
