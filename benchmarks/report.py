@@ -54,14 +54,27 @@ def demo(lc):
 
 
 def inference(r, params):
-    rows = {row['batch']: row for row in r['rows']}
-    out = [table(['measure', 'batch 1', 'batch 8'], [
-        ["encoders' forward", f'{rows[1]["encoders_s"]:.3f} s',
-         f'{rows[8]["encoders_s"]:.3f} s'],
-        ['HARIS forward', f'{rows[1]["full_s"]:.3f} s',
-         f'{rows[8]["full_s"]:.3f} s'],
-        [f'HARIS / encoders (target ≤ {r["target_ratio"]:.2f})',
-         f'**{rows[1]["ratio"]:.3f}**', f'**{rows[8]["ratio"]:.3f}**'],
+    cols = [(1, 1), (8, 1), (1, 8)]
+    rows = {(row['images'], row['sentences_per_image']): row
+            for row in r['rows']}
+    rows = [rows[c] for c in cols if c in rows]
+
+    def name(row):
+        return (f'{row["images"]} image{"s" * (row["images"] > 1)} × '
+                f'{row["sentences_per_image"]} sentence'
+                f'{"s" * (row["sentences_per_image"] > 1)}')
+
+    out = [table(['measure'] + [name(row) for row in rows], [
+        ['plain CLIP encoders (floor)'] +
+        [f'{row["floor_s"]:.3f} s' for row in rows],
+        ['HARIS, adapters merged'] +
+        [f'{row["haris_s"]:.3f} s' for row in rows],
+        ['HARIS, adapters unmerged'] +
+        [f'{row["haris_unmerged_s"]:.3f} s' for row in rows],
+        [f'HARIS / floor (target ≤ {r["target_ratio"]:.2f})'] +
+        [f'**{row["ratio"]:.3f}**' for row in rows],
+        ['HARIS unmerged / floor'] +
+        [f'{row["ratio_unmerged"]:.3f}' for row in rows],
     ])]
     if params and params.get('gflops_416'):
         g = params['gflops_416']
