@@ -37,6 +37,9 @@ model = dict(
         channels=256,
         num_levels=3,
         num_upsample=2,
+        # pixel decoder stage order: conv then x2 upsample (False) or
+        # x2 upsample then conv (True); benchmarks/pixel_decoder_order.py
+        upsample_first=False,
         num_layers=3,
         num_heads=8,
         aux_loss=False,

@@ -10,9 +10,8 @@ from torch import Tensor
 
 class PixelDecoder(nn.Module):
     """Concatenate the levels (resized to the first level), project to
-    ``channels``, then ``num_upsample`` stages of a 3x3 conv-norm-act
-    followed by x2 bilinear upsampling (convolving before upsampling keeps
-    the cost at 1/4 of the other order).
+    ``channels``, then ``num_upsample`` stages of a 3x3 conv-norm-act and a
+    x2 bilinear upsampling, in the order ``upsample_first`` picks.
 
     Args:
         in_channels (int): Channels of every level map.
@@ -20,6 +19,13 @@ class PixelDecoder(nn.Module):
         channels (int): Output channels.
         num_upsample (int): x2 stages; 2 turns a 1/16 grid into 1/4.
         norm_cfg (dict): Norm layer config. Defaults to GroupNorm(32).
+        upsample_first (bool): Order within a stage. False convolves and
+            then upsamples (each conv runs on a grid 1/4 the size, so the
+            stage costs 1/4 of the other order); True upsamples and then
+            convolves, the usual FPN/Mask2Former order. Both orders have
+            the same parameters and state-dict keys, so a checkpoint loads
+            into either, but a model must be tested with the order it was
+            trained with. Defaults to False.
     """
 
     def __init__(self,
@@ -27,8 +33,14 @@ class PixelDecoder(nn.Module):
                  num_levels: int,
                  channels: int,
                  num_upsample: int = 2,
-                 norm_cfg: dict = dict(type='GN', num_groups=32)) -> None:
+                 norm_cfg: dict = dict(type='GN', num_groups=32),
+                 upsample_first: bool = False) -> None:
         super().__init__()
+        if not isinstance(upsample_first, bool):
+            raise TypeError('upsample_first must be True (upsample, then '
+                            'conv) or False (conv, then upsample), got '
+                            f'{upsample_first!r}.')
+        self.upsample_first = upsample_first
         self.merge = ConvModule(
             in_channels * num_levels, channels, 1, norm_cfg=norm_cfg)
         self.stages = nn.ModuleList(
@@ -45,10 +57,18 @@ class PixelDecoder(nn.Module):
         ]
         return self.merge(torch.cat(levels, dim=1))
 
+    @staticmethod
+    def upsample(x: Tensor) -> Tensor:
+        """x2 bilinear upsampling (B, C, H, W) -> (B, C, 2H, 2W)."""
+        return F.interpolate(
+            x, scale_factor=2, mode='bilinear', align_corners=False)
+
     def forward(self, merged: Tensor) -> Tensor:
         """Pixel embeddings (B, C, H_1 * 2^k, W_1 * 2^k)."""
         x = merged
         for stage in self.stages:
-            x = F.interpolate(
-                stage(x), scale_factor=2, mode='bilinear', align_corners=False)
+            if self.upsample_first:
+                x = stage(self.upsample(x))
+            else:
+                x = self.upsample(stage(x))
         return x

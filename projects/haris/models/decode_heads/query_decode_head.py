@@ -33,6 +33,9 @@ class QueryDecodeHead(BaseDecodeHead):
         num_levels (int): Number of fused maps. Defaults to 3.
         num_upsample (int): x2 stages of the pixel decoder. Defaults to 2
             (1/16 -> 1/4 for a patch-16 ViT).
+        upsample_first (bool): Pixel decoder stage order: False convolves
+            and then upsamples, True upsamples and then convolves (see
+            ``PixelDecoder``). Defaults to False.
         num_layers (int): Decoder layers K. Defaults to 3.
         num_heads (int): Attention heads. Defaults to 8.
         ffn_ratio (int): FFN width multiple. Defaults to 4.
@@ -49,6 +52,7 @@ class QueryDecodeHead(BaseDecodeHead):
                  channels: int,
                  num_levels: int = 3,
                  num_upsample: int = 2,
+                 upsample_first: bool = False,
                  num_layers: int = 3,
                  num_heads: int = 8,
                  ffn_ratio: int = 4,
@@ -73,8 +77,13 @@ class QueryDecodeHead(BaseDecodeHead):
             raise ValueError('QueryDecodeHead predicts one referring mask: '
                              f'out_channels must be 1, got {out_channels}.')
         del self.conv_seg
-        self.pixel_decoder = PixelDecoder(in_channels, num_levels, channels,
-                                          num_upsample, norm_cfg)
+        self.pixel_decoder = PixelDecoder(
+            in_channels,
+            num_levels,
+            channels,
+            num_upsample,
+            norm_cfg,
+            upsample_first=upsample_first)
         self.query = nn.Embedding(1, channels)
         self.sentence_proj = nn.Linear(in_channels, channels)
         self.layers = nn.ModuleList(
