@@ -19,6 +19,7 @@ sentences. The arms are timed back to back in each round (round 0 warms
 up), so machine noise hits them alike; a ratio is the median of the
 per-round ratios.
 Usage: python benchmarks/inference_overhead.py [--repeats 5]
+       [--workloads 1x1 8x1 1x8] [--name inference_overhead]
 """
 import argparse
 import statistics
@@ -85,7 +86,13 @@ def measure(model, clip, images, per_image, size, words, repeats):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--workloads', nargs='+',
+                        default=['1x1', '8x1', '1x8'],
+                        help='IMAGESxSENTENCES_PER_IMAGE')
+    parser.add_argument('--name', default='inference_overhead',
+                        help='result file name under benchmarks/results')
     args = parser.parse_args()
+    workloads = [tuple(int(n) for n in w.split('x')) for w in args.workloads]
     model = paper_model().eval()
     with torch.no_grad():  # adapters as if trained (LoRA B starts at 0)
         for name, p in model.named_parameters():
@@ -94,8 +101,8 @@ def main():
     clip = build_clip(None, ARCHITECTURES['openai/clip-vit-base-patch16'])
     clip.eval()
     rows = [measure(model, clip, images, per_image, 416, 10, args.repeats)
-            for images, per_image in ((1, 1), (8, 1), (1, 8))]
-    write_result('inference_overhead', dict(
+            for images, per_image in workloads]
+    write_result(args.name, dict(
         rows=rows, target_ratio=1.10,
         floor='plain CLIPModel vision_model + text_model, no adapters'))
 
