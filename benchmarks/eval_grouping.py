@@ -85,6 +85,8 @@ def main():
     parser.add_argument('--images', type=int, default=4)
     parser.add_argument('--repeats', type=int, default=2)
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error('--repeats must be at least 1 (round 0 only warms up)')
     model = paper_model().eval()  # also sets the mmseg registry scope
     with tempfile.TemporaryDirectory() as tmp:
         for folder in ('coco', 'refs'):
