@@ -198,6 +198,10 @@ def main():
     if args.out is not None and splits is None:
         cfg.test_evaluator['output_file'] = osp.join(args.out,
                                                      'results.jsonl')
+    # evaluation only: fold the adapters into the encoders at the first
+    # prediction (exact up to float rounding; a merged model refuses to
+    # train); --cfg-options model.test_cfg.merge_adapters=False keeps them
+    cfg.model.setdefault('test_cfg', {}).setdefault('merge_adapters', True)
     init_cpu_distributed(cfg, args.launcher)
 
     runner = Runner.from_cfg(cfg)
