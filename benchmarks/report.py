@@ -1,12 +1,14 @@
-"""Rewrite the README's result tables from benchmarks/results/*.json.
+"""Rewrite the result tables of the docs from benchmarks/results/*.json.
 
 Each table sits between ``<!-- results:NAME -->`` and
-``<!-- /results:NAME -->`` in README.md; everything outside the markers is
-left alone. A section whose JSON is missing is left as it is.
-Usage: python benchmarks/report.py [--readme README.md]
+``<!-- /results:NAME -->`` in one of the pages (README.md, docs/*.md);
+everything outside the markers is left alone. A section whose JSON is
+missing is left as it is.
+Usage: python benchmarks/report.py
        (benchmarks/run_all.sh also passes --stages and --total-seconds)
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
@@ -242,7 +244,6 @@ def sections():
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--readme', default=osp.join(ROOT, 'README.md'))
     parser.add_argument('--stages', nargs='*', metavar='NAME=SECONDS',
                         help='record a benchmarks/run_all.sh run')
     parser.add_argument('--total-seconds', type=float)
@@ -252,21 +253,26 @@ def main():
         write_result('run_all', dict(
             stages={k: float(v) for k, v in stages.items()},
             total_seconds=args.total_seconds))
-    text = open(args.readme, encoding='utf-8').read()
+    pages = {path: open(path, encoding='utf-8').read() for path in
+             [osp.join(ROOT, 'README.md')] +
+             sorted(glob.glob(osp.join(ROOT, 'docs', '*.md')))}
     for name, body in sections().items():
         pattern = re.compile(rf'(<!-- results:{name} -->\n).*?'
                              rf'(<!-- /results:{name} -->)', re.S)
-        if not pattern.search(text):
-            raise SystemExit(f'{args.readme} has no <!-- results:{name} --> '
-                             f'... <!-- /results:{name} --> block.')
-        text = pattern.sub(lambda m: m.group(1) + body + '\n' + m.group(2),
-                           text)
-    tmp = args.readme + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, args.readme)
-    print(f'updated {args.readme}')
-
+        holders = [path for path, text in pages.items()
+                   if pattern.search(text)]
+        if not holders:
+            raise SystemExit(f'No page has a <!-- results:{name} --> ... '
+                             f'<!-- /results:{name} --> block.')
+        for path in holders:
+            pages[path] = pattern.sub(
+                lambda m: m.group(1) + body + '\n' + m.group(2), pages[path])
+    for path, text in pages.items():
+        tmp = path + '.tmp'
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    print('updated ' + ', '.join(osp.relpath(p, ROOT) for p in pages))
 
 if __name__ == '__main__':
     main()

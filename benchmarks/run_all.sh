@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every CPU benchmark, then rewrite the README's result tables from
+# Run every CPU benchmark, then rewrite the result tables of the docs from
 # benchmarks/results/*.json (benchmarks/report.py). Stage wall times go to
 # benchmarks/results/run_all.json.
 set -euo pipefail
