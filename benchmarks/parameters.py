@@ -11,7 +11,8 @@ from mmengine.registry import init_default_scope
 from common import ROOT, write_result
 from mmseg.registry import MODELS
 from projects.haris.models.backbones import ARCHITECTURES
-from projects.haris.utils import flops_table, parameter_table
+from tools.analysis.flop_count import flops_table
+from tools.analysis.parameter_count import parameter_table
 
 VARIANTS = {
     'frozen + LoRA (default)': {},

@@ -24,8 +24,8 @@ from mmengine.runner import load_checkpoint
 from training_runs import run_trainings, schedule_options
 
 from mmseg.registry import MODELS
-from projects.haris.evaluation.caption_retrieval import CaptionRetrieval
 from projects.haris.models.backbones.clip_backbone import build_clip
+from tools.clip_pretraining.caption_retrieval import CaptionRetrieval
 
 WORK = osp.join(ROOT, 'work_dirs', 'peft_evidence')
 CONFIG = 'configs/haris_tiny-clip-pretrained-lora_1xb16-3k_synthetic-96x96.py'

@@ -29,7 +29,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmseg.registry import MODELS
-from projects.haris.utils import flops_table
+from tools.analysis.flop_count import flops_table
 from training_runs import schedule_options
 
 CONFIG = 'configs/haris_synthetic.py'

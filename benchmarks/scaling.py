@@ -15,7 +15,7 @@ import statistics
 from common import (RESULTS, median_time, np, paper_model, text_batch, torch,
                     write_result)
 
-from projects.haris.utils import flops_table
+from tools.analysis.flop_count import flops_table
 
 SIZES = (320, 416, 480, 640)
 TOKENS = (5, 20, 40)

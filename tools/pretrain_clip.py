@@ -25,10 +25,10 @@ import torch  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from transformers import CLIPConfig, CLIPModel  # noqa: E402
 
-from projects.haris.datasets.synthetic_captions import (  # noqa: E402
-    all_captions, caption_batch)
-from projects.haris.evaluation.caption_retrieval import (  # noqa: E402
+from tools.clip_pretraining.caption_retrieval import (  # noqa: E402
     CaptionRetrieval, clip_pixels, tokenize)
+from tools.clip_pretraining.synthetic_captions import (  # noqa: E402
+    all_captions, caption_batch)
 
 
 def parse_args():

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from transformers import CLIPModel
 
 from mmseg.registry import MODELS
-from projects.haris.evaluation.caption_retrieval import CaptionRetrieval
+from tools.clip_pretraining.caption_retrieval import CaptionRetrieval
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -23,7 +23,8 @@ from prettytable import PrettyTable  # noqa: E402
 import projects.haris  # noqa: E402,F401
 from mmseg.registry import MODELS  # noqa: E402
 from projects.haris.models.backbones import ARCHITECTURES  # noqa: E402
-from projects.haris.utils import flops_table, parameter_table  # noqa: E402
+from tools.analysis.flop_count import flops_table  # noqa: E402
+from tools.analysis.parameter_count import parameter_table  # noqa: E402
 
 
 def main():

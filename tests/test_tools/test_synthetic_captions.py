@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from projects.haris.datasets.synthetic_captions import (all_captions,
-                                                        caption_batch,
-                                                        held_out_captions,
-                                                        render_caption)
 from projects.haris.datasets.synthetic_scenes import COLOURS
+from tools.clip_pretraining.synthetic_captions import (all_captions,
+                                                       caption_batch,
+                                                       held_out_captions,
+                                                       render_caption)
 
 
 def test_captions_are_distinct():

@@ -1,8 +1,8 @@
 import torch
 
 from mmseg.registry import MODELS
-from projects.haris.evaluation.caption_retrieval import CaptionRetrieval
 from tests.tiny_models import TINY_CLIP
+from tools.clip_pretraining.caption_retrieval import CaptionRetrieval
 
 MEAN, STD = [122.771, 116.746, 104.094], [68.501, 66.632, 70.323]
 

@@ -1,5 +1,11 @@
 """Zero-shot image-to-caption retrieval of a CLIP model on held-out
-synthetic images: does the encoder still do what it was pretrained for?"""
+synthetic images: does the encoder still do what it was pretrained for?
+
+``tools/pretrain_clip.py`` logs it after pretraining and
+``benchmarks/peft_evidence.py`` measures it again after HARIS training.
+Not a registered metric and not part of the installed ``projects.haris``
+package.
+"""
 from typing import List, Sequence
 
 import numpy as np
@@ -7,8 +13,8 @@ import torch
 from torch import Tensor
 from transformers import CLIPModel
 
-from ..datasets.synthetic_captions import all_captions, held_out_captions
-from ..datasets.transforms import TokenizeExpression
+from projects.haris.datasets.transforms import TokenizeExpression
+from .synthetic_captions import all_captions, held_out_captions
 
 
 def clip_pixels(images: List[np.ndarray], mean: Sequence[float],

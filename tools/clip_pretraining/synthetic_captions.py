@@ -1,12 +1,18 @@
 """Synthetic image-caption pairs for contrastive CLIP pretraining: one
 coloured shape per image, captioned with its size, colour, shape and
-quadrant ("a large red circle at the top left")."""
+quadrant ("a large red circle at the top left").
+
+Training data of ``tools/pretrain_clip.py``, which pretrains the small CLIP
+that ``configs/haris_tiny-clip-pretrained-lora_1xb16-3k_synthetic-96x96.py``
+starts from. Not part of the installed ``projects.haris`` package.
+"""
 import itertools
 from typing import List, Tuple
 
 import numpy as np
 
-from .synthetic_scenes import COLOURS, SHAPES, SIZES, render_image
+from projects.haris.datasets.synthetic_scenes import (COLOURS, SHAPES, SIZES,
+                                                      render_image)
 
 QUADRANTS = ('top left', 'top right', 'bottom left', 'bottom right')
 

@@ -3,9 +3,8 @@ import torch.nn.functional as F
 from mmengine.analysis import FlopAnalyzer
 
 from mmseg.registry import MODELS
-from projects.haris.utils import flops_table
-from projects.haris.utils.complexity import sdpa_flop_jit
 from tests.tiny_models import tiny_model_cfg
+from tools.analysis.flop_count import flops_table, sdpa_flop_jit
 
 
 class Attention(torch.nn.Module):

@@ -1,4 +1,9 @@
-"""Parameter counts of a HARIS model, per part."""
+"""Parameter counts of a HARIS model, per part.
+
+Used by ``tools/analysis/count_params.py`` and ``benchmarks/parameters.py``;
+import it from a checkout as
+``from tools.analysis.parameter_count import parameter_table``.
+"""
 from typing import Dict, Tuple
 
 import torch.nn as nn

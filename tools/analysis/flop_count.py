@@ -1,4 +1,11 @@
-"""FLOPs of a HARIS model, per part, with mmengine's FlopAnalyzer."""
+"""FLOPs of a HARIS model, per part, with mmengine's FlopAnalyzer.
+
+Used by ``tools/analysis/count_params.py --flops SIZE`` and by the
+benchmarks; import it from a checkout as
+``from tools.analysis.flop_count import flops_table`` (the repository root
+on ``sys.path``). It is not part of the installed ``projects.haris``
+package.
+"""
 import math
 from typing import Any, List
 
