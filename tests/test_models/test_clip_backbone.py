@@ -100,15 +100,21 @@ def test_missing_local_dir_is_a_clear_error(tmp_path):
         build(pretrained=str(tmp_path / 'nothing'))
 
 
+VIT = dict(
+    type='mmpretrain.VisionTransformer',
+    arch=dict(embed_dims=48, num_layers=3, num_heads=4,
+              feedforward_channels=96),
+    img_size=32, patch_size=8, out_indices=(0, 1, 2))
+
+
 def test_mmpretrain_vision_encoder_with_clip_text():
-    backbone = build(
-        vision_encoder=dict(
-            type='mmpretrain.VisionTransformer',
-            arch=dict(embed_dims=48, num_layers=3, num_heads=4,
-                      feedforward_channels=96),
-            img_size=32, patch_size=8, out_indices=(0, 1, 2)),
+    backbone = MODELS.build(dict(
+        type='MMPretrainCLIPTextBackbone', clip_config=TINY_CLIP,
+        vision_encoder=VIT,
         peft_cfg=dict(peft_type='LORA', r=4,
-                      target_modules=['q_proj', 'v_proj', 'qkv']))
+                      target_modules=['q_proj', 'v_proj', 'qkv'])))
+    assert backbone.out_indices == (0, 1, 2)  # from the mmpretrain config
+    assert not hasattr(backbone.clip, 'vision_model')
     ids, mask = text()
     out = backbone(torch.randn(2, 3, 48, 64), ids, mask)
     assert [v.shape for v in out['visual']] == [(2, 48, 6, 8)] * 3
@@ -118,6 +124,14 @@ def test_mmpretrain_vision_encoder_with_clip_text():
     assert all('lora_' in n for n in trainable)
     backbone.train()
     assert not backbone.vision.training
+    assert not backbone.clip.training
+    with pytest.raises(ValueError, match='multiple of the patch size'):
+        backbone(torch.randn(1, 3, 30, 32), *text(1))
+
+
+def test_vision_encoder_in_hfclipbackbone_names_the_new_type():
+    with pytest.raises(ValueError, match="type='MMPretrainCLIPTextBackbone'"):
+        build(vision_encoder=VIT)
 
 
 def test_adalora():

@@ -1,0 +1,232 @@
+"""What every HARIS backbone shares: CLIP's text tower, a vision encoder,
+both frozen and tuned through ``peft`` adapters."""
+import os
+from typing import Dict, List, Optional
+
+import peft
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.model import BaseModule
+from peft.tuners.tuners_utils import BaseTunerLayer
+from torch import Tensor
+from transformers import CLIPConfig, CLIPModel
+
+DEFAULT_PEFT = dict(
+    peft_type='LORA',
+    r=8,
+    lora_alpha=16,
+    lora_dropout=0.1,
+    target_modules=['q_proj', 'k_proj', 'v_proj', 'out_proj'])
+
+
+def build_clip(pretrained: Optional[str],
+               clip_config: Optional[dict]) -> CLIPModel:
+    """Load CLIP from a hub id / local directory, or build it from a
+    ``CLIPConfig`` dict (random weights)."""
+    if (pretrained is None) == (clip_config is None):
+        raise ValueError('The backbone needs exactly one of `pretrained` '
+                         '(hub id or local directory) and `clip_config`.')
+    if clip_config is not None:
+        return CLIPModel(CLIPConfig(**clip_config))
+    path = os.path.expanduser(pretrained)
+    looks_local = pretrained.startswith(('.', '/', '~')) or \
+        pretrained.count('/') > 1
+    if looks_local and not os.path.isdir(path):
+        raise FileNotFoundError(
+            f'CLIP directory {pretrained!r} not found. Point '
+            '`model.backbone.pretrained` at a folder saved with '
+            '`save_pretrained` (config.json + weights) or at a hub id such '
+            'as openai/clip-vit-base-patch16.')
+    try:
+        return CLIPModel.from_pretrained(path, trust_remote_code=False)
+    except OSError as err:
+        raise OSError(
+            f'Could not load CLIP weights from {pretrained!r}: {err}\n'
+            'Offline? Download the model once (or copy its folder) and set '
+            '`model.backbone.pretrained` to that local directory.') from err
+
+
+class AdaptedCLIPBackboneBase(BaseModule):
+    """CLIP's text tower plus a vision encoder, frozen, with adapters.
+
+    The original weights are frozen and kept in eval mode; only the
+    adapters injected by ``peft`` train. Modules HARIS never reaches (see
+    :meth:`unused_modules`) get no gradient, so DDP finds no unused
+    trainable parameter.
+
+    A subclass builds its vision encoder after calling this ``__init__``,
+    then calls :meth:`inject_adapters`, and implements
+    :meth:`vision_encoders`, :meth:`unused_modules` and :meth:`_vision_maps`;
+    it sets ``out_indices`` and ``patch_size``.
+
+    Args:
+        pretrained (str, optional): Hub id or local directory for
+            ``CLIPModel.from_pretrained``.
+        clip_config (dict, optional): Arguments of ``CLIPConfig`` to build a
+            randomly initialised CLIP (tests, demos).
+        frozen (bool): Freeze the original weights. False fine-tunes the
+            whole encoders (ablation).
+        init_cfg (dict, optional): Unused for CLIP; kept for mmengine.
+    """
+
+    out_indices: tuple
+    patch_size: int
+
+    def __init__(self,
+                 pretrained: Optional[str] = None,
+                 clip_config: Optional[dict] = None,
+                 frozen: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg)
+        self.clip = build_clip(pretrained, clip_config)
+        self.text_channels = self.clip.config.text_config.hidden_size
+        self.frozen = frozen
+
+    # ---- what a subclass provides ------------------------------------
+
+    def vision_encoders(self) -> List[nn.Module]:
+        """Modules holding the vision encoder that are not inside
+        ``self.clip``."""
+        raise NotImplementedError
+
+    def unused_modules(self) -> List[nn.Module]:
+        """Modules the vision side never reaches."""
+        raise NotImplementedError
+
+    def _vision_maps(self, img: Tensor) -> List[Tensor]:
+        """(B, C, H/p, W/p) maps of the layers in ``out_indices``."""
+        raise NotImplementedError
+
+    # ---- shared --------------------------------------------------------
+
+    def encoders(self) -> List[nn.Module]:
+        """CLIP (at least its text tower), then the vision encoder."""
+        return [self.clip, *self.vision_encoders()]
+
+    def inject_adapters(self, peft_cfg: Optional[dict]) -> None:
+        """Freeze the encoders (unless ``frozen=False``), inject the
+        adapters of ``peft_cfg`` into each, then freeze what HARIS never
+        uses."""
+        for encoder in self.encoders():
+            encoder.requires_grad_(not self.frozen)
+            if peft_cfg is not None:
+                config = peft.get_peft_config(dict(peft_cfg))
+                peft.inject_adapter_in_model(config, encoder)
+                if not self.frozen:  # full fine-tuning trains the base too
+                    encoder.requires_grad_(True)
+        self.freeze_unused()
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters()
+                        if p.requires_grad)
+        print_log(
+            f'{type(self).__name__}: {trainable:,} trainable of {total:,} '
+            'parameters', logger='current')
+
+    def freeze_unused(self) -> None:
+        """Parameters HARIS never reaches (CLIP's contrastive head and
+        :meth:`unused_modules`) get no gradient, adapters included."""
+        for module in [self.clip.text_projection, *self.unused_modules()]:
+            module.requires_grad_(False)
+        self.clip.logit_scale.requires_grad_(False)
+
+    def init_weights(self) -> None:
+        """Leave the encoders' weights untouched (loaded at build time, or
+        set by CLIPConfig) and the adapters as peft initialised them."""
+
+    def train(self, mode: bool = True) -> 'AdaptedCLIPBackboneBase':
+        """Keep frozen encoders in eval mode; adapters follow ``mode``."""
+        super().train(mode)
+        if self.frozen:
+            for encoder in self.encoders():
+                encoder.eval()
+                for module in encoder.modules():
+                    if isinstance(module, BaseTunerLayer):
+                        module.train(mode)
+        return self
+
+    def forward_vision(self, img: Tensor) -> List[Tensor]:
+        """Patch-token maps (B, C, H/p, W/p) after the layers in
+        ``out_indices``."""
+        h, w = img.shape[-2:]
+        if h % self.patch_size or w % self.patch_size:
+            raise ValueError(f'Input size {h}x{w} must be a multiple of the '
+                             f'patch size {self.patch_size}.')
+        return self._vision_maps(img)
+
+    def forward_text(self, token_ids: Tensor,
+                     token_mask: Tensor) -> Dict[str, Tensor]:
+        """Word features (B, L, C), sentence feature (B, C), padding mask
+        (B, L) with True at padding."""
+        out = self.clip.text_model(
+            input_ids=token_ids, attention_mask=token_mask.long())
+        return dict(
+            words=out.last_hidden_state,
+            sentence=out.pooler_output,
+            word_padding_mask=~token_mask.bool())
+
+    def forward(self,
+                img: Tensor,
+                token_ids: Tensor,
+                token_mask: Tensor,
+                image_index: Optional[Tensor] = None) -> Dict[str, object]:
+        """Returns a dict with ``visual`` (list of (B, C, H/p, W/p) maps),
+        ``words``, ``sentence`` and ``word_padding_mask``.
+
+        Args:
+            img (Tensor): (B, 3, H, W) images, one per sentence; or, with
+                ``image_index``, the (G, 3, H, W) distinct images.
+            token_ids (Tensor): (B, L) token ids.
+            token_mask (Tensor): (B, L), True at real tokens.
+            image_index (Tensor, optional): (B,) index into ``img`` of each
+                sentence's image. The vision encoder then runs once per
+                distinct image and its maps are shared by that image's
+                sentences. Defaults to None (one image per sentence).
+        """
+        feats = self.forward_text(token_ids, token_mask)
+        visual = self.forward_vision(img)
+        if image_index is not None:
+            visual = [v.index_select(0, image_index) for v in visual]
+        feats['visual'] = visual
+        return feats
+
+    def set_adapters_enabled(self, enabled: bool) -> None:
+        """Switch the injected adapters on or off (off = original
+        encoders)."""
+        for module in self.tuner_layers():
+            module.enable_adapters(enabled)
+
+    def tuner_layers(self) -> list:
+        """The layers that ``peft`` injected adapters into."""
+        return [m for m in self.modules() if isinstance(m, BaseTunerLayer)]
+
+    @property
+    def adapters_merged(self) -> bool:
+        """Whether the adapters are folded into the encoder weights."""
+        return any(m.merged for m in self.tuner_layers())
+
+    @torch.no_grad()
+    def merge_adapters(self) -> None:
+        """Fold the adapters into the encoder weights (faster inference).
+
+        Exact up to float rounding for LoRA, AdaLoRA and IA3 in eval mode
+        (dropout off). A merged backbone must not be trained or saved: its
+        base weights then hold the adapters' contribution. Loading a state
+        dict unmerges first, so the loaded weights are used as they are.
+        """
+        for module in self.tuner_layers():
+            module.merge()
+
+    @torch.no_grad()
+    def unmerge_adapters(self) -> None:
+        """Subtract merged adapters from the encoder weights again (exact
+        up to float rounding)."""
+        for module in self.tuner_layers():
+            if module.merged:
+                module.unmerge()
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        # Weights loaded into merged layers would keep the ``merged`` flag
+        # and ignore the newly loaded adapters.
+        self.unmerge_adapters()
+        super()._load_from_state_dict(*args, **kwargs)
