@@ -7,8 +7,9 @@
 # torch 2.1.2 + torchvision 0.16.2 (the OpenMMLab prebuilt-mmcv stack) and
 # the lower bound of every range in requirements/{runtime,optional,tests}.txt
 # (`name>=X` installs `name==X`). mmcv is compiled once against that torch
-# (tools/build_mmcv.sh, cached per torch build). Not part of CI: about 40
-# minutes on 2 cores with an empty cache (see docs/get_started.md).
+# (tools/build_mmcv.sh, cached per torch build). Not part of CI: 31 minutes
+# on 2 cores with nothing cached, 8 with the cached mmcv wheel (measured;
+# see docs/get_started.md).
 #
 # Usage: tools/check_stack.sh [--torch VER] [--torchvision VER] [VENV_DIR]
 #   VENV_DIR  scratch environment, created if missing (default
