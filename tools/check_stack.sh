@@ -97,14 +97,6 @@ demo_opts=(
   "train_dataloader.dataset.data_root=$work/data"
   "val_dataloader.dataset.data_root=$work/data"
   "test_dataloader.dataset.data_root=$work/data")
-# The demo schedule asks for fused AdamW, which torch < 2.4 has for CUDA only.
-if "$py" -c 'import sys, torch
-v = tuple(int(x) for x in torch.__version__.split("+")[0].split(".")[:2])
-sys.exit(0 if v < (2, 4) and not torch.cuda.is_available() else 1)'; then
-  echo '[stack] torch < 2.4 on CPU: no fused AdamW, the demo uses the' \
-    'default implementation (optim_wrapper.optimizer.fused=False)'
-  demo_opts+=('optim_wrapper.optimizer.fused=False')
-fi
 if (cd "$root" && OMP_NUM_THREADS=1 "$py" tools/train.py \
   configs/haris_synthetic.py --work-dir "$work" \
   --cfg-options "${demo_opts[@]}"); then
