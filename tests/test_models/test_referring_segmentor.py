@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.structures import PixelData
 
 from mmseg.registry import MODELS
@@ -34,7 +35,15 @@ def test_loss_and_predict_at_original_size():
     assert out[0].pred_sem_seg.shape == (128, 96)
     assert out[1].pred_sem_seg.shape == (80, 128)
     probs = out[0].seg_logits.data
-    assert probs.min() >= 0 and probs.max() <= 1
+    # by hand: logits at 1/4 of the padded 64x64 input, resized to it,
+    # the right padding (48..63) cropped, resized to ori_shape, sigmoid
+    with torch.no_grad():
+        logits = model(**data, mode='tensor')[:1]
+    padded = F.interpolate(logits, size=(64, 64), mode='bilinear',
+                           align_corners=False)[..., :, :48]
+    expected = F.interpolate(padded, size=(128, 96), mode='bilinear',
+                             align_corners=False).sigmoid()[0]
+    torch.testing.assert_close(probs, expected)
     assert torch.equal(out[0].pred_sem_seg.data, (probs > 0.5).to(probs))
 
 
