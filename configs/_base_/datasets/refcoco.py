@@ -46,7 +46,9 @@ val_dataloader = dict(
     batch_size=8,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # each process evaluates a contiguous block: an image's sentences stay
+    # together and its vision pass is shared
+    sampler=dict(type='ContiguousSampler'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -41,7 +41,9 @@ val_dataloader = dict(
     batch_size=16,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # each process evaluates a contiguous block: an image's sentences stay
+    # together and its vision pass is shared
+    sampler=dict(type='ContiguousSampler'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -54,7 +56,9 @@ test_dataloader = dict(
     batch_size=16,
     num_workers=2,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    # each process evaluates a contiguous block: an image's sentences stay
+    # together and its vision pass is shared
+    sampler=dict(type='ContiguousSampler'),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

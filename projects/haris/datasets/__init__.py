@@ -1,3 +1,4 @@
+from .contiguous_sampler import ContiguousSampler
 from .generic_dataset import GenericReferringDataset
 from .phrasecut_dataset import PhraseCutDataset
 from .refcoco_dataset import RefCocoDataset
@@ -6,6 +7,6 @@ from .synthetic_dataset import SyntheticReferringDataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'GenericReferringDataset', 'PhraseCutDataset', 'RefCocoDataset',
+    'ContiguousSampler', 'GenericReferringDataset', 'PhraseCutDataset', 'RefCocoDataset',
     'ReferringDataset', 'SyntheticReferringDataset'
 ]
