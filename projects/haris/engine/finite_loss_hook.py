@@ -21,12 +21,16 @@ class FiniteLossHook(Hook):
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         loss = outputs.get('loss') if outputs else None
-        if loss is None or math.isfinite(float(loss)):
+        if loss is None:
+            return
+        loss = float(loss.detach()) if hasattr(loss, 'detach') else \
+            float(loss)
+        if math.isfinite(loss):
             return
         pointer = osp.join(runner.work_dir, 'last_checkpoint')
         last = open(pointer).read().strip() if osp.isfile(pointer) else None
         raise RuntimeError(
-            f'Loss is {float(loss)} at iteration {runner.iter + 1}; training '
+            f'Loss is {loss} at iteration {runner.iter + 1}; training '
             'stopped. ' + (f'The last good checkpoint is {last}. ' if last
                            else 'No checkpoint had been written yet. ') +
             'Lower the learning rate or enable clip_grad, then --resume.')
