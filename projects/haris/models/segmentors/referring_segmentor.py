@@ -67,10 +67,7 @@ class ReferringSegmentor(EncoderDecoder):
             image_index (Tensor, optional): (B,) index into ``img`` of each
                 sentence's image (see :meth:`group_images`).
         """
-        if image_index is None:
-            feats = self.backbone(img, token_ids, token_mask)
-        else:
-            feats = self.backbone(img, token_ids, token_mask, image_index)
+        feats = self.backbone(img, token_ids, token_mask, image_index)
         return self.neck(feats['visual'], feats['words'], feats['sentence'],
                          feats['word_padding_mask'])
 
