@@ -3,7 +3,6 @@ from typing import Optional
 
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 
 from mmseg.registry import HOOKS
 from ..utils.frozen_weights import (META_KEY, fingerprint,
@@ -40,10 +39,7 @@ class TrainableCheckpointHook(CheckpointHook):
             return
         backbone_cfg = runner.cfg.model.get('backbone')
         if self._frozen is None:
-            model = runner.model
-            if is_model_wrapper(model):
-                model = model.module
-            keys = frozen_pretrained_keys(model, backbone_cfg)
+            keys = frozen_pretrained_keys(runner.model, backbone_cfg)
             digest = fingerprint(checkpoint['state_dict'], keys)
             self._frozen = (keys, digest)
             if keys:
