@@ -87,10 +87,7 @@ def pipeline():
         dict(type='LoadImageFromNDArray'),
         dict(type='Resize', scale=(SIZE, SIZE), keep_ratio=True),
         dict(type='TokenizeExpression', context_length=8),
-        dict(type='PackSegInputs',
-             meta_keys=('img_path', 'ori_shape', 'img_shape',
-                        'scale_factor', 'flip', 'flip_direction', 'text',
-                        'token_ids', 'token_mask')),
+        dict(type='PackReferringInputs'),
     ])
 
 

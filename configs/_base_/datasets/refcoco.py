@@ -8,9 +8,6 @@ img_prefix = 'coco/train2014'
 test_splits = ['val', 'testA', 'testB']
 image_size = 416
 context_length = 22
-meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
-             'scale_factor', 'flip', 'flip_direction', 'text', 'token_ids',
-             'token_mask', 'ref_id', 'sent_id')
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadReferringMask'),
@@ -19,7 +16,7 @@ train_pipeline = [
     dict(type='RandomFlipReferring', prob=0.0, direction='horizontal'),
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
     dict(type='TokenizeExpression', context_length=context_length),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='PackReferringInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -27,7 +24,7 @@ test_pipeline = [
     dict(type='LoadReferringMask'),
     dict(type='PickExpression'),
     dict(type='TokenizeExpression', context_length=context_length),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='PackReferringInputs'),
 ]
 train_dataloader = dict(
     batch_size=8,

@@ -5,9 +5,6 @@ data_root = 'data/synthetic'
 test_splits = ['val', 'test']
 image_size = 96
 context_length = 16
-meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
-             'scale_factor', 'flip', 'flip_direction', 'text', 'token_ids',
-             'token_mask', 'ref_id', 'sent_id')
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadReferringMask'),
@@ -15,7 +12,7 @@ train_pipeline = [
     dict(type='RandomFlipReferring', prob=0.5, direction='horizontal'),
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
     dict(type='TokenizeExpression', context_length=context_length),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='PackReferringInputs'),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -23,7 +20,7 @@ test_pipeline = [
     dict(type='LoadReferringMask'),
     dict(type='PickExpression'),
     dict(type='TokenizeExpression', context_length=context_length),
-    dict(type='PackSegInputs', meta_keys=meta_keys),
+    dict(type='PackReferringInputs'),
 ]
 train_dataloader = dict(
     batch_size=16,
@@ -53,19 +50,6 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=True,
-    # each process evaluates a contiguous block: an image's sentences stay
-    # together and its vision pass is shared
-    sampler=dict(type='ContiguousSampler'),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        num_samples=200,
-        image_size=image_size,
-        test_mode=True,
-        pipeline=test_pipeline))
+    val_dataloader, dataset=dict(val_dataloader['dataset'], split='test'))
 val_evaluator = dict(type='RefSegMetric')
 test_evaluator = val_evaluator

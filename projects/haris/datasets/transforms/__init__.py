@@ -1,8 +1,9 @@
 from .expression import PickExpression, TokenizeExpression
 from .flip import RandomFlipReferring
 from .mask_loading import LoadReferringMask
+from .packing import PackReferringInputs
 
 __all__ = [
-    'LoadReferringMask', 'PickExpression',
+    'LoadReferringMask', 'PackReferringInputs', 'PickExpression',
     'RandomFlipReferring', 'TokenizeExpression'
 ]

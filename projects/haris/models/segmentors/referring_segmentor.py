@@ -40,8 +40,8 @@ class ReferringSegmentor(EncoderDecoder):
         if not batch_img_metas or 'token_ids' not in batch_img_metas[0]:
             raise KeyError(
                 'Samples carry no tokenised expression: add '
-                "TokenizeExpression to the pipeline and 'token_ids', "
-                "'token_mask' to PackSegInputs' meta_keys.")
+                'TokenizeExpression to the pipeline and pack the sample '
+                'with PackReferringInputs.')
         device = self.data_preprocessor.device
         ids = torch.as_tensor(
             np.stack([m['token_ids'] for m in batch_img_metas]),
