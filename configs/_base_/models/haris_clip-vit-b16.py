@@ -17,12 +17,10 @@ model = dict(
         pretrained='openai/clip-vit-base-patch16',
         out_indices=(4, 8, 12),
         frozen=True,
-        peft_cfg=dict(
-            peft_type='LORA',
-            r=8,
-            lora_alpha=16,
-            lora_dropout=0.1,
-            target_modules=['q_proj', 'k_proj', 'v_proj', 'out_proj'])),
+        # peft_cfg defaults to the paper's LoRA (DEFAULT_PEFT in
+        # models/backbones/adapted_clip_base.py); a dict of peft config
+        # fields replaces it, None trains without adapters.
+    ),
     neck=dict(
         type='HLANeck',
         in_channels=[768, 768, 768],
