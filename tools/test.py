@@ -1,21 +1,20 @@
 """Evaluate a HARIS checkpoint (mmseg's tools/test.py, for this project)."""
 import argparse
 import copy
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.fileio import dump  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from prettytable import PrettyTable  # noqa: E402
 
-from projects.haris.utils import (init_cpu_distributed,  # noqa: E402
-                                  load_model_checkpoint)
+from projects.haris.utils import (add_run_arguments,  # noqa: E402
+                                  init_cpu_distributed, load_model_checkpoint,
+                                  load_run_config)
 
 
 def parse_args():
@@ -52,22 +51,8 @@ def parse_args():
         'the work dir')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override some settings in the used config, the key-value pair '
-        'in xxx=yyy format will be merged into config file.')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_run_arguments(parser)
+    return parser.parse_args()
 
 
 def trigger_visualization_hook(cfg, args):
@@ -176,19 +161,7 @@ def evaluate_splits(runner, cfg, splits, args):
 
 def main():
     args = parse_args()
-    for path, what in ((args.config, 'Config'), (args.checkpoint,
-                                                 'Checkpoint')):
-        if not osp.isfile(path):
-            sys.exit(f'{what} {path} not found.')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    cfg = load_run_config(args)
     cfg.load_from = None  # loaded below, strictly
     if args.show_dir:
         args.show_dir = osp.join(cfg.work_dir, args.show_dir)

@@ -1,7 +1,13 @@
-"""Run-time adjustments shared by tools/train.py and tools/test.py."""
+"""Command line and run-time set-up shared by tools/train.py and
+tools/test.py."""
+import argparse
+import os
+import os.path as osp
+import sys
+
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 
 def init_cpu_distributed(cfg: Config, launcher: str) -> None:
@@ -23,3 +29,45 @@ def init_cpu_distributed(cfg: Config, launcher: str) -> None:
                    dict(type='MMDistributedDataParallel', device_ids=None))
     if launcher == 'pytorch' and not torch_dist.is_initialized():
         torch_dist.init_process_group(backend='gloo')
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments tools/train.py and tools/test.py share: the config
+    overrides and the launcher (set by dist_*.sh and slurm_*.sh)."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override some settings in the used config, the key-value pair '
+        'in xxx=yyy format will be merged into config file.')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_run_config(args: argparse.Namespace) -> Config:
+    """Read ``args.config`` with the shared arguments applied: launcher,
+    ``--cfg-options``, and the work dir (``--work-dir``, the config's, or
+    ``work_dirs/<config name>``). Exits with a message when a file named
+    on the command line is missing."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    named = [(args.config, 'Config')]
+    if getattr(args, 'checkpoint', None) is not None:
+        named.append((args.checkpoint, 'Checkpoint'))
+    for path, what in named:
+        if not osp.isfile(path):
+            sys.exit(f'{what} {path} not found.')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    return cfg
