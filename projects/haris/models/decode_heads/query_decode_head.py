@@ -1,5 +1,5 @@
 """Mask decoder with one learnable query conditioned on the sentence."""
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -8,7 +8,7 @@ from torch import Tensor
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
-from mmseg.utils import SampleList
+from mmseg.utils import ConfigType, SampleList
 from ..utils import FFN
 from .pixel_decoder import PixelDecoder
 from .positional_encoding import sine_position_2d
@@ -43,6 +43,18 @@ class QueryDecodeHead(BaseDecodeHead):
             layer. Defaults to False.
         aux_weight (float): Weight of each auxiliary mask loss.
             Defaults to 0.5.
+        no_target (bool): Add the no-target output for generalized
+            referring segmentation: an MLP on the final query gives one
+            logit per sentence, P(the sentence names nothing in the image).
+            Off, the head and its checkpoints are those of single-object
+            HARIS. Defaults to False.
+        loss_no_target (dict): Loss on the no-target logit against the
+            sample's ``no_target`` flag (an empty ground-truth mask when the
+            flag is absent). Defaults to a sigmoid cross-entropy of weight
+            1 named ``loss_no_target``.
+        no_target_threshold (float): A sentence whose no-target probability
+            exceeds it is answered "no target" (empty mask).
+            Defaults to 0.5.
         **kwargs: ``BaseDecodeHead`` arguments (``loss_decode``,
             ``threshold``, ``norm_cfg``, ...).
     """
@@ -58,6 +70,14 @@ class QueryDecodeHead(BaseDecodeHead):
                  ffn_ratio: int = 4,
                  aux_loss: bool = False,
                  aux_weight: float = 0.5,
+                 no_target: bool = False,
+                 loss_no_target: ConfigType = dict(
+                     type='CrossEntropyLoss',
+                     use_sigmoid=True,
+                     avg_non_ignore=True,
+                     loss_weight=1.0,
+                     loss_name='loss_no_target'),
+                 no_target_threshold: float = 0.5,
                  norm_cfg: dict = dict(type='GN', num_groups=32),
                  num_classes: int = 2,
                  out_channels: int = 1,
@@ -92,11 +112,21 @@ class QueryDecodeHead(BaseDecodeHead):
         self.mask_embed = FFN(channels, channels)
         self.aux_loss = aux_loss
         self.aux_weight = aux_weight
+        self.no_target_threshold = no_target_threshold
+        if no_target:
+            self.no_target_cls = nn.Sequential(
+                nn.Linear(channels, channels), nn.GELU(),
+                nn.Linear(channels, 1))
+            self.loss_no_target = MODELS.build(loss_no_target)
+        else:
+            self.no_target_cls = None
 
-    def forward(self, inputs: Sequence) -> Union[Tensor, List[Tensor]]:
-        """Mask logits (B, 1, H, W) at the pixel decoder's resolution; in
-        training with ``aux_loss``, the list of every layer's logits (the
-        last is the prediction)."""
+    def decode(self,
+               inputs: Sequence) -> Tuple[List[Tensor], Optional[Tensor]]:
+        """Mask logits (B, 1, H, W) at the pixel decoder's resolution, of
+        the last decoder layer or, in training with ``aux_loss``, of every
+        layer (the last is the prediction); and the no-target logits (B, 1)
+        of the final query (None without the no-target output)."""
         *levels, text = inputs
         merged = self.pixel_decoder.merge_levels(levels)  # (B, C, h, w)
         pixels = self.pixel_decoder(merged)  # (B, C, H, W)
@@ -112,7 +142,41 @@ class QueryDecodeHead(BaseDecodeHead):
                 masks.append(
                     torch.einsum('bqc,bchw->bqhw', self.mask_embed(query),
                                  pixels))
+        no_target = None if self.no_target_cls is None \
+            else self.no_target_cls(query[:, 0])
+        return masks, no_target
+
+    def forward(self, inputs: Sequence) -> Union[Tensor, List[Tensor]]:
+        """The mask logits of :meth:`decode`: one tensor, or the list of
+        every layer's in training with ``aux_loss``."""
+        masks, _ = self.decode(inputs)
         return masks if self.aux_loss and self.training else masks[-1]
+
+    def loss(self, inputs: Sequence, batch_data_samples: SampleList,
+             train_cfg: ConfigType) -> dict:
+        """Mask losses (:meth:`loss_by_feat`) and, with the no-target
+        output, its loss."""
+        masks, no_target = self.decode(inputs)
+        losses = self.loss_by_feat(
+            masks if self.aux_loss else masks[-1], batch_data_samples)
+        if no_target is not None:
+            target = torch.tensor(
+                [sample_has_no_target(s) for s in batch_data_samples],
+                dtype=torch.long, device=no_target.device)
+            losses[self.loss_no_target.loss_name] = self.loss_no_target(
+                no_target, target)
+        return losses
+
+    def predict_with_no_target(
+            self, inputs: Sequence, batch_img_metas: List[dict],
+            test_cfg: ConfigType) -> Tuple[Tensor, Optional[Tensor]]:
+        """Mask logits resized to the padded input (as :meth:`predict`) and
+        the no-target probabilities (B, ) (None without the output)."""
+        masks, no_target = self.decode(inputs)
+        logits = self.predict_by_feat(masks[-1], batch_img_metas)
+        if no_target is not None:
+            no_target = no_target[:, 0].sigmoid()
+        return logits, no_target
 
     def loss_by_feat(self, seg_logits: Union[Tensor, List[Tensor]],
                      batch_data_samples: SampleList) -> dict:
@@ -139,3 +203,12 @@ class QueryDecodeHead(BaseDecodeHead):
         correct = (pred == (label[:, 0] == 1)) & valid
         losses['acc_seg'] = 100 * correct.sum() / valid.sum().clamp(min=1)
         return losses
+
+
+def sample_has_no_target(sample) -> bool:
+    """A training sample's no-target label: its ``no_target`` metainfo, or
+    a ground-truth mask without foreground when the flag is absent."""
+    flag = sample.metainfo.get('no_target')
+    if flag is not None:
+        return bool(flag)
+    return not bool((sample.gt_sem_seg.data == 1).any())

@@ -20,6 +20,13 @@ class ReferringSegmentor(EncoderDecoder):
     post-processing removes padding, undoes flips, resizes to the original
     image and thresholds the sigmoid at ``decode_head.threshold``.
 
+    With a decode head that has the no-target output (``QueryDecodeHead``
+    with ``no_target=True``), each prediction also carries
+    ``no_target_score`` (the probability that the sentence names nothing)
+    and ``pred_no_target`` (the score above the head's
+    ``no_target_threshold``); a no-target answer has an empty
+    ``pred_sem_seg`` and keeps its probabilities in ``seg_logits``.
+
     Prediction encodes each distinct image of a batch once: the vision
     tower does not depend on the text, so the sentences of one image share
     its visual maps. Options read from ``test_cfg``:
@@ -104,14 +111,26 @@ class ReferringSegmentor(EncoderDecoder):
 
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        """Logits of a batch; each distinct image goes through the vision
-        tower once (``test_cfg.encode_each_image_once``)."""
+        """Logits of a batch (see :meth:`decode`)."""
+        return self.decode(inputs, batch_img_metas)[0]
+
+    def decode(self, inputs: Tensor, batch_img_metas: List[dict]
+               ) -> Tuple[Tensor, Optional[Tensor]]:
+        """Mask logits of a batch at the padded input size, and the
+        no-target probabilities (B, ) or None when the decode head has no
+        such output. Each distinct image goes through the vision tower once
+        (``test_cfg.encode_each_image_once``)."""
         ids, mask = self.text_inputs(batch_img_metas)
         image_index = None
         if self.test_cfg.get('encode_each_image_once', True):
             inputs, image_index = self.group_images(inputs, batch_img_metas)
         x = self.encode(inputs, ids, mask, image_index)
-        return self.decode_head.predict(x, batch_img_metas, self.test_cfg)
+        with_no_target = getattr(self.decode_head, 'predict_with_no_target',
+                                 None)
+        if with_no_target is None:
+            return self.decode_head.predict(x, batch_img_metas,
+                                            self.test_cfg), None
+        return with_no_target(x, batch_img_metas, self.test_cfg)
 
     def extract_feat(self, inputs: Tensor,
                      batch_img_metas: Optional[List[dict]] = None) -> tuple:
@@ -128,11 +147,26 @@ class ReferringSegmentor(EncoderDecoder):
     def predict(self,
                 inputs: Tensor,
                 data_samples: OptSampleList = None) -> SampleList:
-        """mmseg's prediction, after merging the adapters once if
-        ``test_cfg.merge_adapters`` asks for it."""
+        """mmseg's prediction (padding removed, resized to the original
+        image), plus the no-target answer when the head gives one. Merges
+        the adapters first if ``test_cfg.merge_adapters`` asks for it."""
         if self.test_cfg.get('merge_adapters', False) and not self.training:
             self.merge_adapters()
-        return super().predict(inputs, data_samples)
+        self.check_whole_mode()
+        metas = [] if data_samples is None else [
+            s.metainfo for s in data_samples
+        ]
+        logits, no_target = self.decode(inputs, metas)
+        results = self.postprocess_result(logits, data_samples)
+        if no_target is None:
+            return results
+        threshold = self.decode_head.no_target_threshold
+        for sample, score in zip(results, no_target.tolist()):
+            sample.set_field(score, 'no_target_score')
+            sample.set_field(score > threshold, 'pred_no_target')
+            if score > threshold:
+                sample.pred_sem_seg.data.zero_()
+        return results
 
     def merge_adapters(self) -> None:
         """Fold the backbone's adapters into its weights (no-op for a
@@ -151,11 +185,16 @@ class ReferringSegmentor(EncoderDecoder):
                 'train, or rebuild the model.')
         return super().train(mode)
 
-    def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
-        """Whole-image inference (sliding windows would cut the referent)."""
+    def check_whole_mode(self) -> None:
+        """Whole-image inference only (sliding windows would cut the
+        referent)."""
         if self.test_cfg.get('mode', 'whole') != 'whole':
             raise ValueError("ReferringSegmentor supports test_cfg mode "
                              "'whole' only.")
+
+    def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
+        """Whole-image logits (mmseg's inference entry point)."""
+        self.check_whole_mode()
         return self.encode_decode(inputs, batch_img_metas)
 
     def _forward(self,
