@@ -119,28 +119,34 @@ class RefSegMetric(BaseMetric):
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            preds = self.predictions(sample)
-            gt = sample['gt_sem_seg']['data'][0].to(preds[0].device)
-            if preds[0].shape != gt.shape:
-                raise ValueError(
-                    f'Prediction {tuple(preds[0].shape)} and mask '
-                    f'{tuple(gt.shape)} differ for {sample.get("img_path")}:'
-                    ' load masks after Resize in the test pipeline.')
-            valid = gt != self.ignore_index
-            target = (gt == 1) & valid
-            inters, unions = [], []
-            for pred in preds:
-                pred = pred & valid
-                inters.append(int((pred & target).sum()))
-                unions.append(int((pred | target).sum()))
-            self.results.append(
-                dict(
-                    inter=inters,
-                    union=unions,
-                    ref_id=sample.get('ref_id'),
-                    sent_id=sample.get('sent_id'),
-                    text=sample.get('text'),
-                    img_path=sample.get('img_path')))
+            self.results.append(self.measure(sample))
+
+    def measure(self, sample: dict) -> dict:
+        """The record kept for one sentence: intersection and union at
+        every threshold, the target's area and the sentence's ids (only
+        counts, never masks or probabilities)."""
+        preds = self.predictions(sample)
+        gt = sample['gt_sem_seg']['data'][0].to(preds[0].device)
+        if preds[0].shape != gt.shape:
+            raise ValueError(
+                f'Prediction {tuple(preds[0].shape)} and mask '
+                f'{tuple(gt.shape)} differ for {sample.get("img_path")}:'
+                ' load masks after Resize in the test pipeline.')
+        valid = gt != self.ignore_index
+        target = (gt == 1) & valid
+        inters, unions = [], []
+        for pred in preds:
+            pred = pred & valid
+            inters.append(int((pred & target).sum()))
+            unions.append(int((pred | target).sum()))
+        return dict(
+            inter=inters,
+            union=unions,
+            target=int(target.sum()),
+            ref_id=sample.get('ref_id'),
+            sent_id=sample.get('sent_id'),
+            text=sample.get('text'),
+            img_path=sample.get('img_path'))
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         # (num_sentences, num_thresholds)
@@ -179,16 +185,21 @@ class RefSegMetric(BaseMetric):
         """Metric names of one threshold, without suffix."""
         return ['oIoU', 'mIoU'] + [f'Prec@{t:g}' for t in self.prec_thresholds]
 
+    def sample_row(self, result: dict, ious: np.ndarray) -> dict:
+        """One sentence's line of ``output_file``."""
+        row = {k: result[k] for k in ('ref_id', 'sent_id', 'text',
+                                      'img_path')}
+        for i in range(len(self.thresholds)):
+            row['iou' + self.suffix(i)] = round(float(ious[i]), 4)
+        return row
+
     def write_samples(self, results: List[dict], ious: np.ndarray) -> None:
-        """Per-sentence results as JSON lines, written atomically."""
+        """Per-sentence results (``ious``: (num_sentences,
+        num_thresholds)) as JSON lines, written atomically."""
         folder = os.path.dirname(os.path.abspath(self.output_file))
         os.makedirs(folder, exist_ok=True)
         with tempfile.NamedTemporaryFile(
                 'w', dir=folder, delete=False, suffix='.tmp') as f:
             for r, iou in zip(results, ious):
-                row = {k: r[k] for k in ('ref_id', 'sent_id', 'text',
-                                         'img_path')}
-                for i in range(len(self.thresholds)):
-                    row['iou' + self.suffix(i)] = round(float(iou[i]), 4)
-                f.write(json.dumps(row) + '\n')
+                f.write(json.dumps(self.sample_row(r, iou)) + '\n')
         os.replace(f.name, self.output_file)
