@@ -128,7 +128,7 @@ class GRefSegMetric(RefSegMetric):
             inter, union = r['inter'][index], r['union'][index]
             pred_nt = r['pred_no_target'][index]
             if r['gt_no_target']:
-                # U is the predicted area (the target of such a sentence is empty)
+                # U is the predicted area (such a target is empty)
                 iou = 1.0 if pred_nt else 0.0
                 pred_area = union - r['target'] + inter
                 inter = 0
