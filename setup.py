@@ -25,7 +25,10 @@ setup(
     extras_require={
         'mmpretrain': parse_requirements('optional'),
         'tests': parse_requirements('tests'),
-        'all': parse_requirements('optional') + parse_requirements('tests'),
+        'demo': parse_requirements('demo'),
+        'export': parse_requirements('export'),
+        'all': parse_requirements('optional') + parse_requirements('tests') +
+        parse_requirements('demo') + parse_requirements('export'),
     },
     license='Apache-2.0',
     zip_safe=False,
