@@ -17,6 +17,7 @@ from tests.tiny_models import tiny_model_cfg
 
 onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
+pytest.importorskip('onnxscript')  # torch's ONNX exporter needs it
 
 from tools.deployment.export_onnx import (INPUT_NAMES, ReferringOnnxModel,  # noqa
                                           example_inputs, export_onnx,
