@@ -5,7 +5,8 @@ Example:
         "the tree" --config configs/haris_synthetic.py \
         --checkpoint work_dirs/haris_synthetic/iter_3000.pth --out out.png
 One overlay per expression (out.png, out_1.png, ...) with the mask outlined
-and the sentence written above it.
+and the sentence written above it; a model trained for generalized
+referring segmentation may answer "no target" instead.
 """
 import argparse
 import os
@@ -46,8 +47,12 @@ def main():
         tmp = f'{osp.splitext(out)[0]}.tmp{osp.splitext(out)[1] or ".png"}'
         mmcv.imwrite(inferencer.overlay(args.image, result), tmp)
         os.replace(tmp, out)
-        print(f'{out}: "{result["text"]}" score {result["score"]:.3f}, '
-              f'{int(result["mask"].sum())} pixels')
+        if result['no_target']:
+            print(f'{out}: "{result["text"]}" no target (probability '
+                  f'{result["no_target_score"]:.3f})')
+        else:
+            print(f'{out}: "{result["text"]}" score {result["score"]:.3f}, '
+                  f'{int(result["mask"].sum())} pixels')
 
 
 if __name__ == '__main__':

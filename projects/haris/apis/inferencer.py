@@ -15,6 +15,13 @@ from ..visualization import add_caption, draw_mask
 ImageType = Union[str, np.ndarray]
 
 
+def answer(result: dict) -> str:
+    """A result in words: 'no target (p 0.93)' or the mask's score."""
+    if result.get('no_target'):
+        return f'no target (p {result["no_target_score"]:.2f})'
+    return f'{result["score"]:.2f}'
+
+
 def load_image(image: ImageType) -> np.ndarray:
     """A path or array as an (H, W, 3) uint8 BGR image. Grey, RGBA and
     16-bit images are converted; unreadable files raise a clear error."""
@@ -126,7 +133,10 @@ class RefSegInferencer:
             list[dict]: per pair, in the order given, ``mask`` (H, W) bool
             at the image's resolution, ``prob`` (H, W) float sigmoid
             probabilities, ``score`` (mean probability inside the mask, 0 if
-            empty), ``text``, and the model input's
+            empty), ``text``, ``no_target`` (True when a model with the
+            no-target output says the sentence names nothing; the mask is
+            then empty) and ``no_target_score`` (its probability; None for
+            a model without that output), and the model input's
             ``img_shape``/``pad_shape`` and ``token_ids``/``token_mask``.
         """
         images = [images] if isinstance(images, (str, np.ndarray)) \
@@ -159,6 +169,8 @@ class RefSegInferencer:
                     prob=prob,
                     score=float(prob[mask].mean()) if mask.any() else 0.,
                     text=out.metainfo['text'],
+                    no_target=bool(out.get('pred_no_target', False)),
+                    no_target_score=out.get('no_target_score'),
                     img_shape=out.metainfo['img_shape'],
                     pad_shape=out.metainfo['pad_shape'],
                     token_ids=out.metainfo['token_ids'],
@@ -185,8 +197,10 @@ class RefSegInferencer:
 
     @staticmethod
     def overlay(image: ImageType, result: dict) -> np.ndarray:
-        """BGR picture of the mask (tinted, outlined) with the sentence."""
+        """BGR picture of the mask (tinted, outlined; every region of a
+        multi-target answer) with the sentence and its score, or the words
+        "no target" when that is the answer."""
         rgb = load_image(image)[..., ::-1]
         drawn = add_caption(draw_mask(rgb, result['mask']),
-                            f'{result["text"]}  ({result["score"]:.2f})')
+                            f'{result["text"]}  ({answer(result)})')
         return np.ascontiguousarray(drawn[..., ::-1])

@@ -55,8 +55,9 @@ def draw_mask(image: np.ndarray,
 @VISUALIZERS.register_module()
 class ReferringVisualizer(SegLocalVisualizer):
     """``SegLocalVisualizer`` (ground truth | prediction) with the
-    referent tinted, the expression written above, and a file name unique
-    per sentence."""
+    referent tinted, the expression written above (with "no target" where
+    the ground truth or the prediction says so), and a file name unique per
+    sentence."""
 
     def add_datasample(self,
                        name: str,
@@ -67,6 +68,13 @@ class ReferringVisualizer(SegLocalVisualizer):
         if data_sample is not None:
             meta = data_sample.metainfo
             self._caption = meta.get('text')
+            notes = []
+            if meta.get('no_target'):
+                notes.append('ground truth: no target')
+            if data_sample.get('pred_no_target'):
+                notes.append('prediction: no target')
+            if notes and self._caption:
+                self._caption += f'  [{"; ".join(notes)}]'
             if meta.get('ref_id') is not None:
                 stem = osp.splitext(name)[0]
                 name = f'{stem}_ref{meta["ref_id"]}_{meta.get("sent_id", 0)}'
