@@ -115,13 +115,15 @@ def use_split(runner, cfg, split, args):
 
 
 def summary_table(results):
-    """Split x metric table: the plain keys and the oIoU/mIoU of any
-    further threshold (their Prec@ keys are in the JSON files)."""
-    first = next(iter(results.values()))
-    keys = [
-        k for k in first
-        if not (k.startswith('Prec@') and k.count('@') > 1)
-    ]
+    """Split x metric table: the plain keys of every split (a split may
+    lack some, e.g. N-acc without no-target sentences) and the further
+    thresholds' keys other than Prec@/Pr@ (those are in the JSON files)."""
+    keys = []
+    for metrics in results.values():
+        keys += [
+            k for k in metrics if k not in keys and
+            not (k.startswith(('Prec@', 'Pr@')) and k.count('@') > 1)
+        ]
     table = PrettyTable(field_names=['split'] + keys)
     for split, metrics in results.items():
         table.add_row([split] + [metrics.get(k, '') for k in keys])

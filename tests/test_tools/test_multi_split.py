@@ -166,3 +166,16 @@ def test_benchmark_configs_declare_their_splits_and_thresholds():
         cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
         assert cfg.test_splits == splits, name
         assert tuple(cfg.test_evaluator.thresholds) == (None, 0.35), name
+
+
+def test_summary_table_has_every_splits_keys():
+    tool = load_tool()
+    table = tool.summary_table({
+        'val': {'gIoU': 50.0, 'T-acc': 99.0, 'Pr@0.7': 40.0,
+                'Pr@0.7@0.35': 41.0},
+        'testA': {'gIoU': 60.0, 'N-acc': 90.0, 'T-acc': 98.0},
+    }).splitlines()
+    header = [c.strip() for c in table[1].split('|')[1:-1]]
+    assert header == ['split', 'gIoU', 'T-acc', 'Pr@0.7', 'N-acc']
+    val = [c.strip() for c in table[3].split('|')[1:-1]]
+    assert val == ['val', '50.0', '99.0', '40.0', '']
