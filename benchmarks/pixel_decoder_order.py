@@ -15,14 +15,10 @@ benchmarks/results/pixel_decoder_order.json. ``--reuse`` keeps runs whose
 work dir already holds a test result.
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
 import statistics
-import subprocess
-import sys
-import time
 
 from common import ROOT, paper_model, torch, write_result
 from mmengine.config import Config
@@ -30,34 +26,12 @@ from mmengine.registry import init_default_scope
 
 from mmseg.registry import MODELS
 from tools.analysis.flop_count import flops_table
-from training_runs import schedule_options
+from training_runs import run, schedule_options, test_result
 
 CONFIG = 'configs/haris_synthetic.py'
 ORDERS = {'conv_first': False, 'upsample_first': True}
 METRICS = ('mIoU', 'oIoU', 'Prec@0.9')
 DEMO_LENGTH = 16  # context_length of configs/_base_/datasets/synthetic.py
-
-
-def run(cmd, log, threads):
-    """Run ``cmd`` in the repository root with ``threads`` OpenMP threads
-    (None: the default), output to ``log``; seconds."""
-    env = dict(os.environ)
-    if threads:
-        env['OMP_NUM_THREADS'] = str(threads)
-    start = time.perf_counter()
-    with open(log, 'w') as out:
-        code = subprocess.call([sys.executable] + cmd, cwd=ROOT, env=env,
-                               stdout=out, stderr=subprocess.STDOUT)
-    if code:
-        raise RuntimeError(f'{" ".join(cmd)} failed; see {log}')
-    return round(time.perf_counter() - start, 1)
-
-
-def test_result(work_dir):
-    """The newest test.json that tools/test.py wrote under ``work_dir``,
-    or None."""
-    found = sorted(glob.glob(osp.join(work_dir, 'test', '*', 'test.json')))
-    return json.load(open(found[-1])) if found else None
 
 
 def train_and_test(order, seed, iters, threads, reuse):

@@ -12,7 +12,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from common import ROOT
 
@@ -33,16 +33,40 @@ def schedule_options(iters: int) -> List[str]:
     ]
 
 
-def final_val(work_dir: str) -> Dict[str, float]:
-    """The last validation metrics logged in ``work_dir``."""
+def final_val(work_dir: str, key: str = 'mIoU') -> Dict[str, float]:
+    """The last validation metrics (the rows with ``key``) logged in
+    ``work_dir``."""
     scalars = sorted(
         glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))[-1]
     rows = [json.loads(line) for line in open(scalars)]
-    return [r for r in rows if 'mIoU' in r][-1]
+    return [r for r in rows if key in r][-1]
+
+
+def run(cmd: List[str], log: str, threads: Optional[int]) -> float:
+    """Run ``cmd`` in the repository root with ``threads`` OpenMP threads
+    (None: the default), output to ``log``; seconds."""
+    env = dict(os.environ)
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
+    start = time.perf_counter()
+    with open(log, 'w') as out:
+        code = subprocess.call([sys.executable] + cmd, cwd=ROOT, env=env,
+                               stdout=out, stderr=subprocess.STDOUT)
+    if code:
+        raise RuntimeError(f'{" ".join(cmd)} failed; see {log}')
+    return round(time.perf_counter() - start, 1)
+
+
+def test_result(work_dir: str) -> Optional[dict]:
+    """The newest test.json that tools/test.py wrote under ``work_dir``,
+    or None."""
+    found = sorted(glob.glob(osp.join(work_dir, 'test', '*', 'test.json')))
+    return json.load(open(found[-1])) if found else None
 
 
 def run_trainings(jobs: List[dict], parallel: int = 2) -> List[dict]:
-    """Train every job (``config``, ``work_dir``, ``options``) with
+    """Train every job (``config``, ``work_dir``, ``options``, optional
+    ``val_key``: a key of its validation metrics, 'mIoU' by default) with
     ``parallel`` single-threaded processes at a time; returns each job's
     final validation metrics with its wall time in seconds. A failed run
     raises with the path of its output."""
@@ -72,7 +96,7 @@ def run_trainings(jobs: List[dict], parallel: int = 2) -> List[dict]:
                 raise RuntimeError(f'{job["work_dir"]} failed; see '
                                    f'{out.name}')
             results[index] = dict(
-                final_val(job['work_dir']),
+                final_val(job['work_dir'], job.get('val_key', 'mIoU')),
                 seconds=round(time.perf_counter() - start, 1))
             print(job['work_dir'], results[index], flush=True)
     return [results[i] for i in range(len(jobs))]
