@@ -11,7 +11,35 @@ FORMAT_HELP = (
     '["the red cup"], "mask": "masks/1.png"} where "mask" is a PNG path, '
     '{"polygons": [[x0, y0, x1, y1, ...], ...]} or {"rle": {"size": [h, w], '
     '"counts": ...}}; "expression" may replace "sentences"; "ref_id" is '
-    'optional. See docs/dataset_prepare.md.')
+    'optional. For generalized referring data, "no_target" (true: the '
+    'sentences name nothing and the mask is empty) and "num_targets" (the '
+    'number of objects named, 0 for no-target) are optional too. See '
+    'docs/dataset_prepare.md.')
+
+
+def target_counts(item: dict, where: str) -> dict:
+    """The ``no_target`` / ``num_targets`` keys of one line, checked; a
+    key that cannot be derived from the line is left out."""
+    out = {}
+    no_target, num = item.get('no_target'), item.get('num_targets')
+    if no_target is not None:
+        if not isinstance(no_target, bool):
+            raise ValueError(f'{where}: "no_target" is {no_target!r}; use '
+                             f'true or false. {FORMAT_HELP}')
+        out['no_target'] = no_target
+        if no_target:
+            out['num_targets'] = 0
+    if num is not None:
+        if isinstance(num, bool) or not isinstance(num, int) or num < 0:
+            raise ValueError(f'{where}: "num_targets" is {num!r}; use a '
+                             f'whole number >= 0. {FORMAT_HELP}')
+        if no_target is not None and no_target != (num == 0):
+            raise ValueError(
+                f'{where}: "no_target" is {str(no_target).lower()} but '
+                f'"num_targets" is {num}; a no-target line has '
+                'num_targets 0 and only it.')
+        out.update(no_target=num == 0, num_targets=num)
+    return out
 
 
 def mask_annotation(mask, root: str, where: str) -> dict:
@@ -61,11 +89,13 @@ class GenericReferringDataset(ReferringDataset):
                 except (ValueError, KeyError, TypeError) as err:
                     raise ValueError(
                         f'{where}: bad line ({err!r}). {FORMAT_HELP}') from err
+                counts = target_counts(item, where)
                 refs.append(
                     dict(
                         img_path=osp.join(self.data_root, image),
                         sentences=[str(s) for s in sentences],
                         ref_id=item.get('ref_id', len(refs)),
                         mask_ann=mask_annotation(mask, self.data_root,
-                                                 where)))
+                                                 where),
+                        **counts))
         return refs

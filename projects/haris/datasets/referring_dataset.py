@@ -18,6 +18,26 @@ def group_by_image(refs: List[dict]) -> List[dict]:
     return [refs[i] for i in order]
 
 
+def log_target_counts(name: str, refs: List[dict]) -> None:
+    """One log line with the number of no-target, single- and
+    multi-target sentences, when the refs carry ``num_targets``."""
+    if not any(r.get('num_targets') is not None for r in refs):
+        return
+    counts = dict.fromkeys(('no-target', 'single-target', 'multi-target',
+                            'unknown'), 0)
+    for ref in refs:
+        num = ref.get('num_targets')
+        kind = 'unknown' if num is None else ('no-target' if num == 0 else (
+            'single-target' if num == 1 else 'multi-target'))
+        counts[kind] += len(ref['sentences'])
+    if not counts['unknown']:
+        del counts['unknown']
+    print_log(
+        f'{name} sentences: ' + ', '.join(f'{n} {kind}'
+                                          for kind, n in counts.items()),
+        logger='current')
+
+
 class ReferringDataset(BaseDataset):
     """A dataset of refs: one image region and its expressions.
 
@@ -27,6 +47,9 @@ class ReferringDataset(BaseDataset):
     ref is one sample and ``PickExpression`` draws one of its sentences
     every time the sample is drawn. For evaluation (``test_mode=True``, or
     ``expand_sentences=True``) every sentence of every ref is one sample.
+    Generalized referring refs also carry ``no_target`` and
+    ``num_targets`` (0 for no target); loading then logs how many
+    sentences name no, one or several objects.
     In test mode the refs of one image are made consecutive (images in the
     order they first appear, refs of an image in file order), so a batch
     holds the sentences of few images and the model encodes each image
@@ -58,6 +81,8 @@ class ReferringDataset(BaseDataset):
             f'{type(self).__name__}: {len(refs)} refs, {num_sentences} '
             f'sentences, one sample per {unit}',
             logger='current')
+        log_target_counts(getattr(self, 'name', type(self).__name__),
+                          refs)
         if self.test_mode:
             refs = group_by_image(refs)
         if not expand:

@@ -1,7 +1,7 @@
 """Procedural referring scenes: coloured shapes and expressions that pick
-exactly one of them."""
+exactly one of them, or, in the generalized mode, none or several."""
 import itertools
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -22,6 +22,15 @@ DIRECTIONS = {  # word -> (axis, sign): extreme along x (0) or y (1)
 }
 ATTRIBUTE_SETS = (('shape', ), ('colour', 'shape'), ('size', 'shape'),
                   ('size', 'colour', 'shape'))
+# Generalized mode: attribute sets naming a group ("all the red shapes").
+GROUP_ATTRIBUTE_SETS = (('colour', ), ('shape', ), ('size', ),
+                        ('colour', 'shape'), ('size', 'shape'),
+                        ('size', 'colour'), ('size', 'colour', 'shape'))
+VOCABULARY = dict(colour=tuple(COLOURS), shape=SHAPES, size=tuple(SIZES))
+PLURALS = dict(circle='circles', square='squares', triangle='triangles',
+               shape='shapes')
+COUNT_WORDS = {2: 'two', 3: 'three', 4: 'four', 5: 'five', 6: 'six'}
+SCENE_KINDS = ('no_target', 'single', 'multi')
 
 
 def draw_object(canvas: np.ndarray, obj: dict, value) -> None:
@@ -52,6 +61,14 @@ def render_mask(scene: dict, index: int) -> np.ndarray:
     """(H, W) uint8 mask of object ``index`` (objects never overlap)."""
     mask = np.zeros((scene['size'], scene['size']), np.uint8)
     draw_object(mask, scene['objects'][index], 1)
+    return mask
+
+
+def render_union(scene: dict, indices) -> np.ndarray:
+    """(H, W) uint8 mask of the objects ``indices``; all zeros for none."""
+    mask = np.zeros((scene['size'], scene['size']), np.uint8)
+    for index in indices:
+        draw_object(mask, scene['objects'][index], 1)
     return mask
 
 
@@ -91,13 +108,12 @@ def scene_margin(objects: List[dict]) -> float:
     return max(o['r'] for o in objects) * 0.5
 
 
-def make_scene(rng: np.random.Generator,
-               size: int = 96,
-               num_objects=(2, 4),
-               relational_only: bool = False,
-               max_sentences: int = 3) -> Optional[Dict]:
-    """One scene with a target and its expressions, or None if the draw
-    gave no unambiguous expression (the caller draws again)."""
+def place_objects(rng: np.random.Generator,
+                  size: int = 96,
+                  num_objects=(2, 4),
+                  relational_only: bool = False) -> List[dict]:
+    """Between ``num_objects[0]`` and ``num_objects[1]`` non-overlapping
+    objects (fewer if the draws do not fit)."""
     n = int(rng.integers(num_objects[0], num_objects[1] + 1))
     objects: List[dict] = []
     for _ in range(n * 20):
@@ -117,6 +133,17 @@ def make_scene(rng: np.random.Generator,
         if all((obj['x'] - o['x'])**2 + (obj['y'] - o['y'])**2 >
                (obj['r'] + o['r'] + 3)**2 * 2 for o in objects):
             objects.append(obj)
+    return objects
+
+
+def make_scene(rng: np.random.Generator,
+               size: int = 96,
+               num_objects=(2, 4),
+               relational_only: bool = False,
+               max_sentences: int = 3) -> Optional[Dict]:
+    """One scene with a target and its expressions, or None if the draw
+    gave no unambiguous expression (the caller draws again)."""
+    objects = place_objects(rng, size, num_objects, relational_only)
     if len(objects) < 2:
         return None
     target = int(rng.integers(len(objects)))
@@ -143,5 +170,147 @@ def generate_scenes(num: int, seed: int, **kwargs) -> List[dict]:
             scene = make_scene(rng, **kwargs)
             if scene is not None:
                 break
+        scenes.append(scene)
+    return scenes
+
+
+def attribute_phrase(values: dict, plural: bool = False) -> str:
+    """'small red circle' (or 'small red circles') from attribute values;
+    the noun is 'shape(s)' when no shape is given."""
+    words = [values[a] for a in ('size', 'colour') if a in values]
+    noun = values.get('shape', 'shape')
+    return ' '.join(words + [PLURALS[noun] if plural else noun])
+
+
+def select(objects: List[dict], values: dict) -> List[int]:
+    """Indices of the objects having every attribute value in ``values``."""
+    return [
+        i for i, o in enumerate(objects)
+        if all(o[a] == v for a, v in values.items())
+    ]
+
+
+def describe_groups(objects: List[dict]) -> Dict[Tuple[int, ...], List[str]]:
+    """Expressions naming several objects ('all the red shapes', 'the two
+    circles', 'the three small shapes'), keyed by the indices of exactly
+    the objects they name. Groups of every object are left out."""
+    groups: Dict[Tuple[int, ...], List[str]] = {}
+    for attrs in GROUP_ATTRIBUTE_SETS:
+        seen = []
+        for obj in objects:
+            values = {a: obj[a] for a in attrs}
+            if values in seen:
+                continue
+            seen.append(values)
+            members = tuple(select(objects, values))
+            if not 2 <= len(members) < len(objects):
+                continue
+            phrase = attribute_phrase(values, plural=True)
+            groups.setdefault(members, []).extend([
+                f'all the {phrase}',
+                f'the {COUNT_WORDS[len(members)]} {phrase}'
+            ])
+    return groups
+
+
+def describe_absent(objects: List[dict]) -> List[dict]:
+    """Every attribute combination (of ``ATTRIBUTE_SETS``) that no object
+    in the scene has, e.g. dict(colour='blue', shape='triangle')."""
+    absent = []
+    for attrs in ATTRIBUTE_SETS:
+        for combo in itertools.product(*(VOCABULARY[a] for a in attrs)):
+            values = dict(zip(attrs, combo))
+            if not select(objects, values):
+                absent.append(values)
+    return absent
+
+
+def no_target_sentence(rng: np.random.Generator, values: dict) -> str:
+    """A sentence for an absent combination, in one of the forms that
+    name objects elsewhere: 'the blue triangle', 'the blue triangle on the
+    left', 'all the blue triangles'."""
+    form = int(rng.integers(3))
+    if form == 0:
+        return f'the {attribute_phrase(values)}'
+    if form == 1:
+        word = list(DIRECTIONS)[int(rng.integers(len(DIRECTIONS)))]
+        side = f'on the {word}' if DIRECTIONS[word][0] == 0 \
+            else f'at the {word}'
+        return f'the {attribute_phrase(values)} {side}'
+    return f'all the {attribute_phrase(values, plural=True)}'
+
+
+def make_generalized_scene(rng: np.random.Generator,
+                           kind: str,
+                           size: int = 96,
+                           num_objects=(2, 4),
+                           max_sentences: int = 3) -> Optional[Dict]:
+    """One scene whose expressions name no object (``kind='no_target'``),
+    exactly one (``'single'``, as :func:`make_scene`) or several
+    (``'multi'``), or None if the draw gave none (the caller draws again).
+    ``targets`` lists the indices of the named objects."""
+    if kind == 'single':
+        scene = make_scene(
+            rng, size=size, num_objects=num_objects,
+            max_sentences=max_sentences)
+        if scene is not None:
+            scene.update(kind=kind, targets=[scene['target']])
+        return scene
+    objects = place_objects(rng, size, num_objects)
+    if len(objects) < 2:
+        return None
+    if kind == 'multi':
+        groups = describe_groups(objects)
+        if not groups:
+            return None
+        targets = list(groups)[int(rng.integers(len(groups)))]
+        sentences = groups[targets]
+        order = rng.permutation(len(sentences))[:max_sentences]
+        sentences = [sentences[i] for i in order]
+    elif kind == 'no_target':
+        absent = describe_absent(objects)
+        order = rng.permutation(len(absent))[:max_sentences]
+        sentences = [no_target_sentence(rng, absent[i]) for i in order]
+        targets = ()
+    else:
+        raise ValueError(f'Unknown scene kind {kind!r}; expected one of '
+                         f'{SCENE_KINDS}.')
+    return dict(
+        size=size,
+        objects=objects,
+        kind=kind,
+        targets=list(targets),
+        sentences=sentences,
+        noise_seed=int(rng.integers(2**31)))
+
+
+def generate_generalized_scenes(num: int,
+                                seed: int,
+                                no_target_ratio: float = 0.1,
+                                multi_target_ratio: float = 0.25,
+                                **kwargs) -> List[dict]:
+    """``num`` scenes of the generalized mode, deterministic in ``seed``
+    (scene i depends only on (seed, i)); each scene is no-target with
+    probability ``no_target_ratio``, multi-target with probability
+    ``multi_target_ratio``, else single-target."""
+    for name, ratio in (('no_target_ratio', no_target_ratio),
+                        ('multi_target_ratio', multi_target_ratio)):
+        if not 0 <= ratio <= 1:
+            raise ValueError(f'{name}={ratio} must be within [0, 1].')
+    if no_target_ratio + multi_target_ratio > 1:
+        raise ValueError(
+            f'no_target_ratio ({no_target_ratio}) + multi_target_ratio '
+            f'({multi_target_ratio}) exceed 1; the rest are single-target '
+            'scenes.')
+    scenes = []
+    for i in range(num):
+        rng = np.random.default_rng([seed, i])
+        draw = rng.random()
+        kind = 'no_target' if draw < no_target_ratio else (
+            'multi' if draw < no_target_ratio + multi_target_ratio else
+            'single')
+        scene = None
+        while scene is None:
+            scene = make_generalized_scene(rng, kind, **kwargs)
         scenes.append(scene)
     return scenes

@@ -5,7 +5,7 @@ from mmseg.registry import TRANSFORMS
 REFERRING_META_KEYS = ('img_path', 'ori_shape', 'img_shape', 'pad_shape',
                        'scale_factor', 'flip', 'flip_direction', 'text',
                        'token_ids', 'token_mask', 'ref_id', 'sent_id',
-                       'no_target')
+                       'no_target', 'num_targets')
 
 
 @TRANSFORMS.register_module()
