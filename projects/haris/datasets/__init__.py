@@ -1,5 +1,6 @@
 from .contiguous_sampler import ContiguousSampler
 from .generic_dataset import GenericReferringDataset
+from .grefcoco_dataset import GRefCocoDataset
 from .phrasecut_dataset import PhraseCutDataset
 from .refcoco_dataset import RefCocoDataset
 from .referring_dataset import ReferringDataset
@@ -7,6 +8,7 @@ from .synthetic_dataset import SyntheticReferringDataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
-    'ContiguousSampler', 'GenericReferringDataset', 'PhraseCutDataset', 'RefCocoDataset',
-    'ReferringDataset', 'SyntheticReferringDataset'
+    'ContiguousSampler', 'GenericReferringDataset', 'GRefCocoDataset',
+    'PhraseCutDataset', 'RefCocoDataset', 'ReferringDataset',
+    'SyntheticReferringDataset'
 ]

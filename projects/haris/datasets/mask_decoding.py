@@ -25,6 +25,9 @@ def decode_mask(ann: dict,
       as PhraseCut's evaluator does (see
       :func:`phrasecut_polygons_to_mask`).
     - ``'png'``: ``path`` of a mask image; non-zero pixels are the referent.
+    - ``'union'``: ``parts``, a list of annotations of the kinds above; the
+      mask is their union, all zeros when the list is empty (an expression
+      that names nothing).
 
     Args:
         ann (dict): The annotation.
@@ -59,6 +62,10 @@ def decode_mask(ann: dict,
         else:
             rle = seg
         mask = mask_utils.decode(rle)
+    elif kind == 'union':
+        mask = np.zeros((height, width), np.uint8)
+        for part in ann['parts']:
+            mask |= decode_mask(part, height, width, polygon_rasterizer)
     elif kind == 'png':
         mask = imread(ann['path'], flag='unchanged')
         if mask is None:
@@ -68,7 +75,7 @@ def decode_mask(ann: dict,
             mask = mask.max(axis=2)
     else:
         raise ValueError(f'Unknown mask annotation type {kind!r}; expected '
-                         "'coco' or 'png'.")
+                         "'coco', 'png' or 'union'.")
     if mask.shape[:2] != (height, width):
         raise ValueError(
             f'Mask {ann.get("path", ann.get("source", ""))} is '

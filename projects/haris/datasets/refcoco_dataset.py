@@ -4,7 +4,7 @@ import logging
 import os.path as osp
 import pickle
 import re
-from typing import List
+from typing import Dict, List
 
 from mmengine.logging import print_log
 
@@ -74,20 +74,34 @@ class RefCocoDataset(ReferringDataset):
     def name(self) -> str:
         """E.g. 'RefCocoDataset(refcocog, umd, val)'."""
         folder = osp.basename(osp.dirname(self.ann_file))
-        partition = re.fullmatch(r'refs\((.+)\)\.p',
+        partition = re.fullmatch(r'g?refs\((.+)\)\.(?:p|json)',
                                  osp.basename(self.ann_file))
         parts = [folder] + ([partition.group(1)] if partition else []) + [
             self.split
         ]
         return f'{type(self).__name__}({", ".join(parts)})'
 
+    def read_refs(self) -> List[dict]:
+        """The list of refs in ``ann_file`` (a pickle)."""
+        with open(self.ann_file, 'rb') as f:
+            return pickle.load(f)
+
+    def ref_record(self, ref: dict, anns: Dict[int, dict]) -> dict:
+        """What a ref adds to its image path, sentences and id: here the
+        mask annotation of its one referred object."""
+        ann = anns[ref['ann_id']]
+        return dict(
+            mask_ann=dict(
+                type='coco',
+                segmentation=ann['segmentation'],
+                source=f'ann {ann["id"]}'))
+
     def load_refs(self) -> List[dict]:
         instances_file = osp.join(self.data_root, self.instances_file)
         for path in (self.ann_file, instances_file):
             if not osp.isfile(path):
                 raise FileNotFoundError(f'{path} not found; {PREPARE}.')
-        with open(self.ann_file, 'rb') as f:
-            refs = pickle.load(f)
+        refs = self.read_refs()
         with open(instances_file) as f:
             instances = json.load(f)
         splits = sorted({r['split'] for r in refs})
@@ -102,17 +116,13 @@ class RefCocoDataset(ReferringDataset):
             if ref['split'] != self.split:
                 continue
             image = images[ref['image_id']]
-            ann = anns[ref['ann_id']]
             out.append(
                 dict(
                     img_path=osp.join(img_dir, image['file_name']),
                     sentences=[s[self.sentence_key]
                                for s in ref['sentences']],
                     ref_id=ref['ref_id'],
-                    mask_ann=dict(
-                        type='coco',
-                        segmentation=ann['segmentation'],
-                        source=f'ann {ann["id"]}')))
+                    **self.ref_record(ref, anns)))
         expected = official_count(self.ann_file, self.split)
         if expected is not None and expected != len(out):
             print_log(
