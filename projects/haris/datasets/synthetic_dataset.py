@@ -34,9 +34,9 @@ class SyntheticReferringDataset(GenericReferringDataset):
     the yellow squares"; the mask is all zeros) or several shapes ("all
     the red shapes", "the two circles", "the three small shapes"; the mask
     is their union). Each scene's kind is drawn at the given rates
-    (gRefCOCO's train split has about one no-target sentence in ten), and
-    every line carries ``no_target`` and ``num_targets``. Its files go to
-    a folder of their own (``..._gen-nt0.1-mt0.25``).
+    (by default one scene in ten names nothing, one in four several
+    shapes), and every line carries ``no_target`` and ``num_targets``.
+    Its files go to a folder of their own (``..._gen-nt0.1-mt0.25``).
 
     Args:
         data_root (str): Folder for the generated files.
