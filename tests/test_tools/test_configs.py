@@ -27,7 +27,13 @@ def local_clip(tmp_path_factory):
 def test_config_parses_and_model_builds(path, local_clip, tmp_path):
     cfg = Config.fromfile(path)
     assert cfg.custom_imports['imports'] == ['projects.haris']
-    assert cfg.test_evaluator['type'] == 'RefSegMetric'
+    # generalized configs (no-target output) score with gRefCOCO's metric
+    # and keep their best checkpoint by one of its keys
+    generalized = cfg.model.decode_head.get('no_target', False)
+    assert cfg.test_evaluator['type'] == ('GRefSegMetric' if generalized
+                                          else 'RefSegMetric')
+    assert cfg.default_hooks.checkpoint.save_best == ('gIoU' if generalized
+                                                      else 'mIoU')
     assert cfg.test_dataloader.dataset.type
     pretrained = cfg.model.backbone.get('pretrained')
     if pretrained == 'work_dirs/tiny_clip':  # tools/pretrain_clip.py's out
@@ -49,6 +55,7 @@ def test_benchmark_configs_point_at_their_files():
         'haris_refcocog_umd.py': 'refcocog/refs(umd).p',
         'haris_refcocog_google.py': 'refcocog/refs(google).p',
         'haris_phrasecut.py': 'phrasecut/refer_test.json',
+        'haris_grefcoco.py': 'grefcoco/grefs(unc).json',
     }
     for name, ann_file in expected.items():
         cfg = Config.fromfile(osp.join(ROOT, 'configs', name))
