@@ -132,8 +132,9 @@ def render(image: np.ndarray, results: Sequence[dict], threshold: float,
 
     Returns:
         tuple: the overlay value (image, [(layer, label), ...]) at the
-        image's resolution (a layer is > 0 exactly on its mask), the table rows (#, expression, score, pixels,
-        target) and the mask PNG paths (0/255, one per expression).
+        image's resolution (a layer is > 0 exactly on its mask), the table
+        rows (#, expression, score, pixels, target) and the mask PNG paths
+        (0/255, one per expression).
     """
     layers, rows, files = [], [], []
     for i, result in enumerate(results, 1):
@@ -319,6 +320,7 @@ def browse(url: str,
             page.route('**/*', only_loopback)
             page.goto(url)
             page.set_input_files('#image input[type=file]', image)
+            page.wait_for_selector('#image img')  # the upload has landed
             page.fill('#expressions textarea', text)
             page.click('#run')
             page.wait_for_selector('#overlay img.mask')

@@ -197,6 +197,7 @@ def test_page_shows_bad_input_as_a_message(served):
             toast.wait_for()
             assert 'Traceback' not in page.content()
             page.set_input_files('#image input[type=file]', EXAMPLE)
+            page.wait_for_selector('#image img')  # the upload has landed
             page.click('#run')
             page.wait_for_selector('#overlay img.mask')
             assert page.locator('#overlay img.mask').count() == 1

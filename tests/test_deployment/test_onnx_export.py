@@ -19,10 +19,10 @@ onnx = pytest.importorskip('onnx')
 ort = pytest.importorskip('onnxruntime')
 pytest.importorskip('onnxscript')  # torch's ONNX exporter needs it
 
-from tools.deployment.export_onnx import (INPUT_NAMES, ReferringOnnxModel,  # noqa
-                                          example_inputs, export_onnx,
-                                          trace_size)
-from tools.deployment.onnx_inference import OnnxRefSegInferencer  # noqa
+from tools.deployment.export_onnx import (  # noqa: E402
+    INPUT_NAMES, ReferringOnnxModel, example_inputs, export_onnx, trace_size)
+from tools.deployment.onnx_inference import \
+    OnnxRefSegInferencer  # noqa: E402
 
 EXPORT = osp.join(ROOT, 'tools', 'deployment', 'export_onnx.py')
 
