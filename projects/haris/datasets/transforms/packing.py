@@ -13,8 +13,9 @@ class PackReferringInputs(PackSegInputs):
     """``PackSegInputs`` whose metainfo keeps the expression: its text,
     ``token_ids``/``token_mask`` (what the segmentor reads), the ref and
     sentence ids (what the metric and the test order use) and, for
-    generalized referring data, the ``no_target`` flag. Keys a sample
-    lacks are skipped, as in ``PackSegInputs``."""
+    generalized referring data, the ``no_target`` flag and
+    ``num_targets``. Keys a sample lacks are skipped, as in
+    ``PackSegInputs``."""
 
     def __init__(self, meta_keys=REFERRING_META_KEYS):
         super().__init__(meta_keys=meta_keys)

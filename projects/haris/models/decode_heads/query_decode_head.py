@@ -155,7 +155,10 @@ class QueryDecodeHead(BaseDecodeHead):
     def loss(self, inputs: Sequence, batch_data_samples: SampleList,
              train_cfg: ConfigType) -> dict:
         """Mask losses (:meth:`loss_by_feat`) and, with the no-target
-        output, its loss."""
+        output, its loss. Without it this is mmseg's path (``forward``
+        then :meth:`loss_by_feat`), as before the option existed."""
+        if self.no_target_cls is None:
+            return super().loss(inputs, batch_data_samples, train_cfg)
         masks, no_target = self.decode(inputs)
         losses = self.loss_by_feat(
             masks if self.aux_loss else masks[-1], batch_data_samples)
@@ -171,12 +174,13 @@ class QueryDecodeHead(BaseDecodeHead):
             self, inputs: Sequence, batch_img_metas: List[dict],
             test_cfg: ConfigType) -> Tuple[Tensor, Optional[Tensor]]:
         """Mask logits resized to the padded input (as :meth:`predict`) and
-        the no-target probabilities (B, ) (None without the output)."""
+        the no-target probabilities (B, ); without the output, mmseg's
+        :meth:`predict` and None."""
+        if self.no_target_cls is None:
+            return self.predict(inputs, batch_img_metas, test_cfg), None
         masks, no_target = self.decode(inputs)
         logits = self.predict_by_feat(masks[-1], batch_img_metas)
-        if no_target is not None:
-            no_target = no_target[:, 0].sigmoid()
-        return logits, no_target
+        return logits, no_target[:, 0].sigmoid()
 
     def loss_by_feat(self, seg_logits: Union[Tensor, List[Tensor]],
                      batch_data_samples: SampleList) -> dict:
