@@ -26,8 +26,12 @@ def check_refcoco(root, folder, refs_file):
     missing = [p for p in (ann, inst) if not osp.isfile(p)]
     if missing:
         return False, [f'missing {p}' for p in missing]
-    with open(ann, 'rb') as f:
-        refs = pickle.load(f)
+    if refs_file.endswith('.json'):
+        with open(ann, encoding='utf-8') as f:
+            refs = json.load(f)
+    else:
+        with open(ann, 'rb') as f:
+            refs = pickle.load(f)
     with open(inst) as f:
         images = {i['id']: i['file_name'] for i in json.load(f)['images']}
     lines, ok = [], True
@@ -39,8 +43,14 @@ def check_refcoco(root, folder, refs_file):
         flag = '' if want in (None, len(in_split)) else \
             f'  <-- published: {want}'
         ok &= not flag
+        kinds = ''
+        if isinstance(in_split[0]['ann_id'], list):  # gRefCOCO
+            kinds = ', sentences of no-target/multi-target refs: ' + '/'.join(
+                str(sum(len(r['sentences']) for r in in_split
+                        if test(r['ann_id'])))
+                for test in (lambda a: a == [-1], lambda a: len(a) > 1))
         lines.append(f'{split}: {len(in_split)} refs, {sentences} '
-                     f'sentences{flag}')
+                     f'sentences{kinds}{flag}')
     names = {images[r['image_id']] for r in refs}
     absent = [n for n in names
               if not osp.isfile(osp.join(root, COCO_IMAGES, n))]
@@ -77,6 +87,8 @@ def main():
         f'{folder} {refs}': (check_refcoco, (args.data_root, folder, refs))
         for folder, refs in OFFICIAL_REF_COUNTS
     }
+    checks['grefcoco grefs(unc).json'] = (
+        check_refcoco, (args.data_root, 'grefcoco', 'grefs(unc).json'))
     checks['phrasecut'] = (check_phrasecut, (args.data_root, ))
     all_ok = True
     for name, (fn, fn_args) in checks.items():

@@ -207,3 +207,17 @@ def test_union_annotation_decoding():
     empty = decode_mask(dict(type='union', parts=[]), H, W)
     assert empty.dtype == np.uint8 and not empty.any()
     assert empty.shape == (H, W)
+
+
+def test_check_data_reports_grefcoco(root):
+    import subprocess
+    import sys
+    proc = subprocess.run(
+        [sys.executable, 'tools/check_data.py', '--data-root', str(root)],
+        capture_output=True, text=True)
+    assert proc.returncode == 1  # the other benchmarks are missing
+    report = proc.stdout[proc.stdout.index('grefcoco'):]
+    # val: ref 2 (multi, 1 sentence) and ref 3 (no target, 2 sentences)
+    assert ('val: 2 refs, 3 sentences, sentences of no-target/multi-target '
+            'refs: 2/1') in report
+    assert 'images: 2/2 found' in report
