@@ -147,6 +147,8 @@ def render(image: np.ndarray, results: Sequence[dict], threshold: float,
         pixels = int(result['mask'].sum())
         found = NO_TARGET if no_target else (
             'found' if pixels else 'empty mask')
+        if result.get('no_target_score') is not None:
+            found += f' (no-target p {result["no_target_score"]:.2f})'
         rows.append([i, result['text'], round(result['score'], 3), pixels,
                      found])
         path = osp.join(out_dir, f'mask_{i}_{slug(result["text"])}.png')

@@ -82,6 +82,10 @@ def test_render_shows_no_target_plainly(tmp_path):
     np.testing.assert_array_equal(layers[0][0] > 0, prob > 0.5)
     assert not layers[1][0].any()  # nothing drawn for "no target"
     assert rows[0][4] == 'found' and rows[1][4] == NO_TARGET
+    scored = fake_result(prob > 0.5, prob, 'x', no_target=True,
+                         no_target_score=0.875)
+    assert render(image, [scored], 0.5, str(tmp_path))[1][0][4] == \
+        f'{NO_TARGET} (no-target p 0.88)'
     assert rows[1][2] == 0 and rows[1][3] == 0
     assert rows[0][2] == pytest.approx(0.9, abs=1e-3)
     assert cv2.imread(files[0], cv2.IMREAD_UNCHANGED).sum() == 6 * 255

@@ -160,3 +160,52 @@ def test_size_not_a_multiple_of_the_patch_is_refused(exported, tmp_path):
     with pytest.raises(ValueError, match='multiples of the patch size 8'):
         export_onnx(copy.deepcopy(exported['model']),
                     str(tmp_path / 'x.onnx'), (60, 64))
+
+
+def test_no_target_output_is_exported_and_answered(tmp_path):
+    """A generalized model (decode head with the no-target output): the
+    export has a second output, and the runner gives the inferencer's
+    no-target answers (one sentence each side of the threshold)."""
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'haris_synthetic.py'))
+    cfg.model = tiny_model_cfg()
+    cfg.model.decode_head.no_target = True
+    torch.manual_seed(2)
+    model = RefSegInferencer(cfg, device='cpu').model
+    save_checkpoint(model.state_dict(), str(tmp_path / 'nt.pth'))
+    image = np.random.default_rng(1).integers(0, 255, (40, 70, 3), np.uint8)
+    texts = ['the red circle', 'a blue square on the left of the image']
+    scores = [r['no_target_score'] for r in RefSegInferencer(
+        cfg, str(tmp_path / 'nt.pth'), device='cpu')(image, texts)]
+    assert scores[0] != scores[1]
+    cfg.model.decode_head.no_target_threshold = float(np.mean(scores))
+    torch_inferencer = RefSegInferencer(cfg, str(tmp_path / 'nt.pth'),
+                                        device='cpu')
+    merged = torch_inferencer.model.eval()
+    merged.merge_adapters()
+    path = str(tmp_path / 'nt.onnx')
+    assert export_onnx(merged, path, (64, 64), text_length=16) == [
+        'mask_logits', 'no_target_logit'
+    ]
+    onnx.checker.check_model(path, full_check=True)
+    inputs = example_inputs(2, (48, 64), 16)
+    with torch.no_grad():
+        expected = ReferringOnnxModel(merged)(*inputs)
+    got = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(
+        None, {n: t.numpy() for n, t in zip(INPUT_NAMES, inputs)})
+    assert got[1].shape == (2, 1)
+    for e, g in zip(expected, got):
+        assert np.abs(e.numpy() - g).max() < 1e-4
+    expected = torch_inferencer(image, texts)
+    got = OnnxRefSegInferencer(cfg, path)(image, texts)
+    assert [r['no_target'] for r in expected] == [
+        scores[0] > scores[1], scores[1] > scores[0]
+    ]
+    for a, b in zip(expected, got):
+        assert a.keys() == b.keys()
+        assert b['no_target'] == a['no_target']
+        assert b['no_target_score'] == pytest.approx(a['no_target_score'],
+                                                     abs=1e-4)
+        union = (a['mask'] | b['mask']).sum()
+        assert union == 0 or (a['mask'] & b['mask']).sum() / union >= 0.99
+        if b['no_target']:
+            assert not b['mask'].any()

@@ -39,13 +39,13 @@ class ReferringOnnxModel(nn.Module):
 
     ``forward(image, token_ids, token_mask)`` runs the backbone, the neck
     and the decode head (no letterbox, no resizing, no sigmoid): what the
-    segmentor's ``encode_decode`` computes before mmseg's post-processing,
-    with one image per sentence.
+    segmentor's ``decode`` computes before mmseg's post-processing, with
+    one image per sentence.
 
     Outputs: ``mask_logits`` (B, 1, H/4, W/4) for a patch-16 CLIP (the
-    decode head's resolution). A decode head with a ``no_target_head``
-    also returns its no-target logit: the head's ``forward`` then gives a
-    tuple (mask logits first) and every further element becomes an output.
+    decode head's resolution) and, for a decode head built with the
+    no-target output (``QueryDecodeHead(no_target=True)``), its
+    ``no_target_logit`` (B, 1).
 
     Args:
         segmentor (nn.Module): A built ``ReferringSegmentor`` in eval mode,
@@ -57,10 +57,13 @@ class ReferringOnnxModel(nn.Module):
         self.segmentor = segmentor
 
     @property
-    def output_names(self) -> List[str]:
+    def with_no_target(self) -> bool:
         head = self.segmentor.decode_head
-        if hasattr(head, 'no_target_head'):
-            # --- generalized referring: the head's extra no-target output
+        return getattr(head, 'no_target_cls', None) is not None
+
+    @property
+    def output_names(self) -> List[str]:
+        if self.with_no_target:
             return [MASK_OUTPUT, NO_TARGET_OUTPUT]
         return [MASK_OUTPUT]
 
@@ -74,15 +77,13 @@ class ReferringOnnxModel(nn.Module):
             token_mask (Tensor): (B, L) bool, True at real tokens.
         """
         feats = self.segmentor.encode(image, token_ids, token_mask.bool())
-        out = self.segmentor.decode_head.forward(feats)
-        outs = tuple(out) if isinstance(out, (tuple, list)) else (out, )
-        if len(outs) != len(self.output_names):
-            raise RuntimeError(
-                f'The decode head returned {len(outs)} outputs; the export '
-                f'names {self.output_names}. A head with extra outputs must '
-                'have a `no_target_head` and return (mask logits, no-target '
-                'logit).')
-        return outs
+        head = self.segmentor.decode_head
+        if not hasattr(head, 'decode'):  # another mmseg head: logits only
+            return (head.forward(feats), )
+        masks, no_target = head.decode(feats)
+        if no_target is None:
+            return (masks[-1], )
+        return masks[-1], no_target  # (B, 1, h, w), (B, 1)
 
 
 def load_for_export(config, checkpoint: Optional[str] = None) -> nn.Module:

@@ -34,16 +34,19 @@ from projects.haris.apis import RefSegInferencer  # noqa: E402
 from projects.haris.models.segmentors import ReferringSegmentor  # noqa
 
 INPUT_NAMES = ('image', 'token_ids', 'token_mask')
+MASK_OUTPUT = 'mask_logits'
 NO_TARGET_OUTPUT = 'no_target_logit'
 
 
 class _HeadSettings(nn.Module):
-    """What mmseg's post-processing reads from a decode head."""
+    """What the segmentor's post-processing reads from a decode head."""
 
-    def __init__(self, threshold: float, align_corners: bool) -> None:
+    def __init__(self, threshold: float, align_corners: bool,
+                 no_target_threshold: float) -> None:
         super().__init__()
         self.threshold = threshold
         self.align_corners = align_corners
+        self.no_target_threshold = no_target_threshold
 
     predict_by_feat = BaseDecodeHead.predict_by_feat
 
@@ -55,14 +58,18 @@ class OnnxReferringSegmentor(BaseSegmentor):
     Everything around the network is the PyTorch model's own code: the
     data preprocessor built from the config, the text inputs read from the
     samples' metainfo, the decode head's resizing to the padded input and
-    mmseg's ``postprocess_result``.
+    ``ReferringSegmentor.predict`` (mmseg's post-processing, and the
+    no-target answer when the model has that output).
 
     Args:
         onnx_file (str): Written by ``tools/deployment/export_onnx.py``.
         data_preprocessor (dict): The config's ``model.data_preprocessor``.
+        test_cfg (dict, optional): The config's ``model.test_cfg``.
         threshold (float): Sigmoid threshold of the mask (the config's
             ``decode_head.threshold``).
         align_corners (bool): The decode head's ``align_corners``.
+        no_target_threshold (float): The decode head's
+            ``no_target_threshold``.
         threads (int, optional): ONNX Runtime's intra-op threads; None
             lets it choose.
     """
@@ -70,8 +77,10 @@ class OnnxReferringSegmentor(BaseSegmentor):
     def __init__(self,
                  onnx_file: str,
                  data_preprocessor: dict,
+                 test_cfg: Optional[dict] = None,
                  threshold: float = 0.5,
                  align_corners: bool = False,
+                 no_target_threshold: float = 0.5,
                  threads: Optional[int] = None) -> None:
         import onnxruntime as ort
         super().__init__(data_preprocessor=data_preprocessor)
@@ -91,10 +100,15 @@ class OnnxReferringSegmentor(BaseSegmentor):
                              f'{list(INPUT_NAMES)} (export it with '
                              'tools/deployment/export_onnx.py).')
         self.output_names = [o.name for o in self.session.get_outputs()]
-        self.decode_head = _HeadSettings(threshold, align_corners)
+        self.test_cfg = dict(test_cfg or {}, merge_adapters=False)
+        self.decode_head = _HeadSettings(threshold, align_corners,
+                                         no_target_threshold)
         self.align_corners = align_corners
 
+    # the PyTorch segmentor's own steps around the network
     text_inputs = ReferringSegmentor.text_inputs
+    check_whole_mode = ReferringSegmentor.check_whole_mode
+    predict = ReferringSegmentor.predict
 
     def run(self, inputs: Tensor, token_ids: Tensor,
             token_mask: Tensor) -> List[np.ndarray]:
@@ -105,31 +119,24 @@ class OnnxReferringSegmentor(BaseSegmentor):
             token_mask=token_mask.bool().cpu().numpy())
         return self.session.run(None, feed)
 
+    def decode(self, inputs: Tensor, batch_img_metas: List[dict]):
+        """As ``ReferringSegmentor.decode``: mask logits at the padded
+        input's size and the no-target probabilities (B, ) or None."""
+        outs = dict(zip(self.output_names,
+                        self.run(inputs, *self.text_inputs(batch_img_metas))))
+        logits = torch.from_numpy(outs[MASK_OUTPUT]).to(inputs.device)
+        logits = self.decode_head.predict_by_feat(logits, batch_img_metas)
+        no_target = outs.get(NO_TARGET_OUTPUT)
+        if no_target is not None:
+            no_target = torch.from_numpy(no_target[:, 0]).sigmoid()
+        return logits, no_target
+
     def encode_decode(self, inputs: Tensor,
                       batch_img_metas: List[dict]) -> Tensor:
-        """Mask logits at the padded input's size."""
-        return self._encode_decode(inputs, batch_img_metas)[0]
+        return self.decode(inputs, batch_img_metas)[0]
 
-    def _encode_decode(self, inputs: Tensor, batch_img_metas: List[dict]):
-        outs = self.run(inputs, *self.text_inputs(batch_img_metas))
-        logits = torch.from_numpy(outs[0]).to(inputs.device)
-        return self.decode_head.predict_by_feat(logits,
-                                                batch_img_metas), outs
-
-    def predict(self,
-                inputs: Tensor,
-                data_samples: OptSampleList = None) -> SampleList:
-        metas = [s.metainfo for s in data_samples]
-        seg_logits, outs = self._encode_decode(inputs, metas)
-        samples = self.postprocess_result(seg_logits, data_samples)
-        if NO_TARGET_OUTPUT in self.output_names:
-            # --- generalized referring: the exported no-target logit
-            logit = outs[self.output_names.index(NO_TARGET_OUTPUT)]
-            prob = 1 / (1 + np.exp(-logit.reshape(len(samples), -1)[:, 0]))
-            for sample, p in zip(samples, prob):
-                sample.set_field(float(p), 'no_target_prob',
-                                 field_type='metainfo')
-        return samples
+    def merge_adapters(self) -> None:
+        """The exported weights hold the adapters already."""
 
     def extract_feat(self, inputs: Tensor):
         raise NotImplementedError('The ONNX model has no separate features.')
@@ -145,8 +152,10 @@ class OnnxReferringSegmentor(BaseSegmentor):
 class OnnxRefSegInferencer(RefSegInferencer):
     """:class:`RefSegInferencer` whose network runs in ONNX Runtime (CPU).
 
-    Same calls and result dicts; each sentence gets its own copy of the
-    image (the exported model takes one image per sentence).
+    Same calls and result dicts (``no_target`` and ``no_target_score``
+    included for a model exported with the no-target output); each
+    sentence gets its own copy of the image (the exported model takes one
+    image per sentence).
 
     Args:
         config (str | Config): The config the model was exported from.
@@ -162,43 +171,14 @@ class OnnxRefSegInferencer(RefSegInferencer):
         self.model = OnnxReferringSegmentor(
             onnx_file,
             cfg.model.data_preprocessor,
+            test_cfg=cfg.model.get('test_cfg'),
             threshold=head.get('threshold', 0.5),
             align_corners=head.get('align_corners', False),
+            no_target_threshold=head.get('no_target_threshold', 0.5),
             threads=threads)
         self.model.cfg = cfg
         self.model.eval()
         self.pipeline = Compose(self.test_pipeline(cfg))
-
-    def __call__(self, images, texts, batch_size: int = 8) -> List[dict]:
-        """As :meth:`RefSegInferencer.__call__`; a model exported with a
-        no-target output adds ``no_target`` (bool) and ``no_target_score``
-        (its probability) to each result."""
-        if NO_TARGET_OUTPUT not in self.model.output_names:
-            return super().__call__(images, texts, batch_size)
-        # --- generalized referring: carry the no-target probability that
-        # predict() put in each sample's metainfo over to its result dict
-        # (matched by the sample's own token array, which the result holds)
-        outputs, test_step = [], self.model.test_step
-
-        def recording_test_step(batch):
-            outs = test_step(batch)
-            outputs.extend(outs)
-            return outs
-
-        self.model.test_step = recording_test_step
-        try:
-            results = super().__call__(images, texts, batch_size)
-        finally:
-            del self.model.test_step
-        prob_of = {
-            id(o.metainfo['token_ids']): o.metainfo['no_target_prob']
-            for o in outputs
-        }
-        for result in results:
-            prob = prob_of[id(result['token_ids'])]
-            result['no_target'] = bool(prob > 0.5)
-            result['no_target_score'] = prob
-        return results
 
 
 def main():
