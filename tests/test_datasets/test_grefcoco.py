@@ -9,21 +9,8 @@ from pycocotools import mask as mask_utils
 
 from mmseg.registry import DATASETS
 
-H, W = 40, 60
-PIPELINE = [dict(type='LoadImageFromFile'), dict(type='LoadReferringMask')]
-
-
-def uncompressed_rle(mask):
-    """COCO's uncompressed RLE (column-major runs, starting with 0s)."""
-    flat = mask.flatten(order='F')
-    counts, current, run = [], 0, 0
-    for v in flat:
-        if v != current:
-            counts.append(run)
-            current, run = v, 0
-        run += 1
-    counts.append(run)
-    return dict(size=[H, W], counts=counts)
+from tests.test_datasets.test_real_formats import H, PIPELINE, W, \
+    uncompressed_rle
 
 
 def box(y0, y1, x0, x1):

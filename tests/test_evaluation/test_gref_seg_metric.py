@@ -3,19 +3,11 @@ import json
 import socket
 
 import pytest
-import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from projects.haris.evaluation import GRefSegMetric
-
-
-def sample(pred, gt, prob=None, **meta):
-    pred, gt = torch.tensor(pred)[None], torch.tensor(gt)[None]
-    out = dict(pred_sem_seg=dict(data=pred), gt_sem_seg=dict(data=gt), **meta)
-    if prob is not None:
-        out['seg_logits'] = dict(data=torch.tensor(prob)[None])
-    return out
+from tests.test_evaluation.test_ref_seg_metric import sample
 
 
 Z = [[0, 0, 0], [0, 0, 0]]
