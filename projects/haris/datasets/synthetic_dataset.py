@@ -84,11 +84,28 @@ class SyntheticReferringDataset(GenericReferringDataset):
                 multi_target_ratio=multi_target_ratio)
         folder = osp.join(data_root, name)
         ann_file = osp.join(folder, 'refs.jsonl')
+        self.scene_args = (num_samples, seed * 10 + SPLIT_SEEDS[split],
+                           image_size, relational_only, generalized_args)
         if not osp.isfile(ann_file):
-            self.generate(folder, ann_file, num_samples,
-                          seed * 10 + SPLIT_SEEDS[split], image_size,
-                          relational_only, generalized_args)
+            self.generate(folder, ann_file, *self.scene_args)
         super().__init__(ann_file='refs.jsonl', data_root=folder, **kwargs)
+
+    def scenes(self) -> list:
+        """The scene of every ref, in file order, generated again from
+        the dataset's arguments (the same draws that wrote the files): the
+        objects with their attributes and positions, and ``target`` (or
+        ``targets`` in the generalized mode)."""
+        return self.make_scenes(*self.scene_args)
+
+    @staticmethod
+    def make_scenes(num, seed, size, relational_only,
+                    generalized_args=None) -> list:
+        """The scenes :meth:`generate` writes."""
+        if generalized_args is None:
+            return generate_scenes(
+                num, seed=seed, size=size, relational_only=relational_only)
+        return generate_generalized_scenes(
+            num, seed=seed, size=size, **generalized_args)
 
     @staticmethod
     def generate(folder,
@@ -102,12 +119,8 @@ class SyntheticReferringDataset(GenericReferringDataset):
         ``generalized_args`` (the two ratios), scenes of the generalized
         mode."""
         os.makedirs(osp.join(folder, 'images'), exist_ok=True)
-        if generalized_args is None:
-            scenes = generate_scenes(
-                num, seed=seed, size=size, relational_only=relational_only)
-        else:
-            scenes = generate_generalized_scenes(
-                num, seed=seed, size=size, **generalized_args)
+        scenes = SyntheticReferringDataset.make_scenes(
+            num, seed, size, relational_only, generalized_args)
         lines = []
         for i, scene in enumerate(scenes):
             img, mask = f'images/{i:06d}.png', f'images/{i:06d}_mask.png'
