@@ -7,8 +7,13 @@ import cv2
 
 from mmseg.registry import DATASETS
 from .generic_dataset import GenericReferringDataset
-from .synthetic_scenes import (generate_generalized_scenes, generate_scenes,
+from .synthetic_scenes import (generate_claim_scenes,
+                               generate_generalized_scenes, generate_scenes,
                                render_image, render_mask, render_union)
+
+# Keys of a scene that a line of a mode built for the feedback claim
+# records (the generic loader ignores them).
+SCENE_KEYS = ('objects', 'target', 'context')
 
 SPLIT_SEEDS = dict(train=0, val=1, test=2)
 
@@ -38,6 +43,22 @@ class SyntheticReferringDataset(GenericReferringDataset):
     shapes), and every line carries ``no_target`` and ``num_targets``.
     Its files go to a folder of their own (``..._gen-nt0.1-mt0.25``).
 
+    Two modes are built to test the feedback round's claim (that a word
+    first attends to every shape it describes and the second round centres
+    on the referent). With ``distractor_attributes=True`` every attribute
+    word of the expression also describes a distractor and only the
+    referent has them all ("the small red circle" among a large red
+    circle, a small red square and a small blue circle). With
+    ``two_noun=True`` the expression has a head noun and a context noun
+    ("the circle left of the red square": several circles, one red square;
+    'left of' means the centre is left of the square's centre by more than
+    half the largest radius, and every other circle is right of it by as
+    much). Their lines also record the scene: ``objects`` (shape, colour,
+    size, centre x, y and radius r), ``target`` (the referent's index) and,
+    for two nouns, ``context``. Folders ``..._distractor-attrs`` and
+    ``..._two-noun``. At most one of ``relational_only``, ``generalized``,
+    ``distractor_attributes`` and ``two_noun`` may be set.
+
     Args:
         data_root (str): Folder for the generated files.
             Defaults to 'data/synthetic'.
@@ -53,6 +74,10 @@ class SyntheticReferringDataset(GenericReferringDataset):
             generalized mode. Defaults to 0.1.
         multi_target_ratio (float): Share of multi-target scenes in the
             generalized mode. Defaults to 0.25.
+        distractor_attributes (bool): Every attribute word also matches a
+            distractor. Defaults to False.
+        two_noun (bool): Head noun, relation and context noun.
+            Defaults to False.
         **kwargs: ``ReferringDataset`` arguments.
     """
 
@@ -66,16 +91,28 @@ class SyntheticReferringDataset(GenericReferringDataset):
                  generalized: bool = False,
                  no_target_ratio: float = 0.1,
                  multi_target_ratio: float = 0.25,
+                 distractor_attributes: bool = False,
+                 two_noun: bool = False,
                  **kwargs) -> None:
         if split not in SPLIT_SEEDS:
             raise ValueError(f'Unknown synthetic split {split!r}; use one '
                              f'of {sorted(SPLIT_SEEDS)}.')
-        if generalized and relational_only:
+        modes = dict(relational_only=relational_only, generalized=generalized,
+                     distractor_attributes=distractor_attributes,
+                     two_noun=two_noun)
+        chosen = [k for k, v in modes.items() if v]
+        if len(chosen) > 1:
             raise ValueError(
-                'SyntheticReferringDataset: relational_only=True and '
-                'generalized=True cannot be combined; set one of them.')
+                'SyntheticReferringDataset: ' +
+                ' and '.join(f'{k}=True' for k in chosen) +
+                ' cannot be combined; set one of them.')
+        claim_mode = None
+        if distractor_attributes or two_noun:
+            claim_mode = chosen[0]
         name = f'{split}_n{num_samples}_s{seed}_{image_size}px' + (
-            '_relational' if relational_only else '')
+            '_relational' if relational_only else '') + dict(
+                distractor_attributes='_distractor-attrs',
+                two_noun='_two-noun').get(claim_mode, '')
         generalized_args = None
         if generalized:
             name += f'_gen-nt{no_target_ratio:g}-mt{multi_target_ratio:g}'
@@ -85,7 +122,8 @@ class SyntheticReferringDataset(GenericReferringDataset):
         folder = osp.join(data_root, name)
         ann_file = osp.join(folder, 'refs.jsonl')
         self.scene_args = (num_samples, seed * 10 + SPLIT_SEEDS[split],
-                           image_size, relational_only, generalized_args)
+                           image_size, relational_only, generalized_args,
+                           claim_mode)
         if not osp.isfile(ann_file):
             self.generate(folder, ann_file, *self.scene_args)
         super().__init__(ann_file='refs.jsonl', data_root=folder, **kwargs)
@@ -99,8 +137,10 @@ class SyntheticReferringDataset(GenericReferringDataset):
 
     @staticmethod
     def make_scenes(num, seed, size, relational_only,
-                    generalized_args=None) -> list:
+                    generalized_args=None, claim_mode=None) -> list:
         """The scenes :meth:`generate` writes."""
+        if claim_mode is not None:
+            return generate_claim_scenes(num, seed, claim_mode, size)
         if generalized_args is None:
             return generate_scenes(
                 num, seed=seed, size=size, relational_only=relational_only)
@@ -114,19 +154,23 @@ class SyntheticReferringDataset(GenericReferringDataset):
                  seed,
                  size,
                  relational_only,
-                 generalized_args=None):
+                 generalized_args=None,
+                 claim_mode=None):
         """Write images, masks and the JSON-lines file; with
         ``generalized_args`` (the two ratios), scenes of the generalized
-        mode."""
+        mode; with ``claim_mode``, scenes of that mode built for the
+        feedback claim, whose lines also record the scene."""
         os.makedirs(osp.join(folder, 'images'), exist_ok=True)
         scenes = SyntheticReferringDataset.make_scenes(
-            num, seed, size, relational_only, generalized_args)
+            num, seed, size, relational_only, generalized_args, claim_mode)
         lines = []
         for i, scene in enumerate(scenes):
             img, mask = f'images/{i:06d}.png', f'images/{i:06d}_mask.png'
             if generalized_args is None:
                 mask_array = render_mask(scene, scene['target'])
                 counts = {}
+                if claim_mode is not None:
+                    counts = {k: scene[k] for k in SCENE_KEYS if k in scene}
             else:
                 mask_array = render_union(scene, scene['targets'])
                 counts = dict(

@@ -314,3 +314,193 @@ def generate_generalized_scenes(num: int,
             scene = make_generalized_scene(rng, kind, **kwargs)
         scenes.append(scene)
     return scenes
+
+
+# ---- splits built for the feedback claim ---------------------------------
+# Attribute sets of the distractor-attribute mode: each has a shape noun
+# and at least two words, so every word can match a distractor while only
+# the referent matches all of them.
+CLAIM_ATTRIBUTE_SETS = (('colour', 'shape'), ('size', 'shape'),
+                        ('size', 'colour', 'shape'))
+# Two-noun mode: relation words -> (axis, sign), 'A left of B' when A's
+# centre is left of B's by more than the scene margin.
+RELATIONS = {
+    'left of': (0, -1),
+    'right of': (0, 1),
+    'above': (1, -1),
+    'below': (1, 1),
+}
+CLAIM_MODES = ('distractor_attributes', 'two_noun')
+
+
+def place_given(rng: np.random.Generator, specs: List[dict],
+                size: int = 96) -> Optional[List[dict]]:
+    """Objects with the given attributes (dicts of shape, colour, size) at
+    random positions, keeping the gap :func:`place_objects` keeps; None if
+    one of them does not fit after 50 draws."""
+    objects: List[dict] = []
+    for spec in specs:
+        r = max(2, int(SIZES[spec['size']] * size))
+        for _ in range(50):
+            obj = dict(
+                shape=spec['shape'], colour=spec['colour'],
+                size=spec['size'], r=r,
+                x=int(rng.integers(r + 1, size - r - 1)),
+                y=int(rng.integers(r + 1, size - r - 1)))
+            if all((obj['x'] - o['x'])**2 + (obj['y'] - o['y'])**2 >
+                   (obj['r'] + o['r'] + 3)**2 * 2 for o in objects):
+                objects.append(obj)
+                break
+        else:
+            return None
+    return objects
+
+
+def other_value(rng: np.random.Generator, attr: str, value: str) -> str:
+    """A value of ``attr`` other than ``value``."""
+    choices = [v for v in VOCABULARY[attr] if v != value]
+    return str(rng.choice(choices))
+
+
+def random_attributes(rng: np.random.Generator) -> dict:
+    return dict(
+        shape=str(rng.choice(SHAPES)),
+        colour=str(rng.choice(list(COLOURS))),
+        size=str(rng.choice(list(SIZES))))
+
+
+def shuffled(rng: np.random.Generator, specs: List[dict], *named: int):
+    """``specs`` in a random order and the new positions of the specs at
+    indices ``named``."""
+    order = [int(i) for i in rng.permutation(len(specs))]
+    return [specs[i] for i in order], [order.index(i) for i in named]
+
+
+def make_distractor_scene(rng: np.random.Generator,
+                          size: int = 96) -> Optional[Dict]:
+    """A scene where every attribute word of the expression also matches
+    a distractor and only the referent matches all of them: for 'the small
+    red circle', a large red circle, a small red square and a small blue
+    circle. For each word of the expression there is one distractor that
+    differs from the referent in that attribute only (among the named
+    ones; unnamed attributes are random). None if the draw did not fit
+    (the caller draws again)."""
+    attrs = CLAIM_ATTRIBUTE_SETS[int(rng.integers(len(CLAIM_ATTRIBUTE_SETS)))]
+    target = random_attributes(rng)
+    specs = [target]
+    for attr in attrs:
+        distractor = random_attributes(rng)
+        distractor.update({a: target[a] for a in attrs})
+        distractor[attr] = other_value(rng, attr, target[attr])
+        specs.append(distractor)
+    specs, (index, ) = shuffled(rng, specs, 0)
+    objects = place_given(rng, specs, size)
+    if objects is None:
+        return None
+    return dict(
+        size=size,
+        objects=objects,
+        target=index,
+        attributes=list(attrs),
+        sentences=[f'the {noun_phrase(target, attrs)}'],
+        noise_seed=int(rng.integers(2**31)))
+
+
+def relation_side(obj: dict, other: dict, relation: str,
+                  margin: float) -> int:
+    """1 if ``obj`` is ``relation`` ``other`` by more than ``margin``
+    pixels (centre to centre along the relation's axis), -1 if it is
+    clearly on the opposite side (by more than ``margin``), 0 between."""
+    axis, sign = RELATIONS[relation]
+    key = 'x' if axis == 0 else 'y'
+    offset = sign * (obj[key] - other[key])
+    return 1 if offset > margin else (-1 if offset < -margin else 0)
+
+
+def describe_two_noun(objects: List[dict], target: int,
+                      context: int) -> List[str]:
+    """Expressions 'the circle left of the red square' naming
+    ``objects[target]`` by its shape and its relation to
+    ``objects[context]``, named by colour and shape. One is given only
+    when the context phrase names exactly one object, the head noun names
+    several, the context's shape differs from the head noun, the referent
+    is on the relation's side of the context by more than the scene margin
+    and every other object of the head's shape is on the opposite side by
+    more than the margin."""
+    head, ctx = objects[target], objects[context]
+    if head['shape'] == ctx['shape'] or len(
+            select(objects, dict(colour=ctx['colour'],
+                                 shape=ctx['shape']))) != 1:
+        return []
+    same = [o for i, o in enumerate(objects)
+            if o['shape'] == head['shape'] and i != target]
+    if not same:
+        return []
+    margin = scene_margin(objects)
+    return [
+        f'the {head["shape"]} {relation} the {ctx["colour"]} {ctx["shape"]}'
+        for relation in RELATIONS
+        if relation_side(head, ctx, relation, margin) == 1 and all(
+            relation_side(o, ctx, relation, margin) == -1 for o in same)
+    ]
+
+
+def make_two_noun_scene(rng: np.random.Generator,
+                        size: int = 96,
+                        max_sentences: int = 3) -> Optional[Dict]:
+    """A scene with a referent, a context object of another shape, one or
+    two more objects of the referent's shape and possibly one more object,
+    whose expressions name the referent by its shape and its relation to
+    the context (:func:`describe_two_noun`). None if the draw gave no such
+    expression (the caller draws again)."""
+    target = random_attributes(rng)
+    context = random_attributes(rng)
+    context['shape'] = other_value(rng, 'shape', target['shape'])
+    specs = [target, context]
+    for _ in range(int(rng.integers(1, 3))):
+        specs.append(dict(random_attributes(rng), shape=target['shape']))
+    if rng.random() < 0.5:
+        extra = random_attributes(rng)
+        extra['shape'] = other_value(rng, 'shape', target['shape'])
+        specs.append(extra)
+    specs, (index, ctx_index) = shuffled(rng, specs, 0, 1)
+    objects = place_given(rng, specs, size)
+    if objects is None:
+        return None
+    sentences = describe_two_noun(objects, index, ctx_index)
+    if not sentences:
+        return None
+    order = rng.permutation(len(sentences))[:max_sentences]
+    return dict(
+        size=size,
+        objects=objects,
+        target=index,
+        context=ctx_index,
+        sentences=[sentences[i] for i in order],
+        noise_seed=int(rng.integers(2**31)))
+
+
+def generate_claim_scenes(num: int, seed: int, mode: str,
+                          size: int = 96) -> List[dict]:
+    """``num`` scenes of a mode built for the feedback claim
+    (``'distractor_attributes'`` or ``'two_noun'``), deterministic in
+    ``seed``; scene i depends only on (seed, i)."""
+    makers = dict(distractor_attributes=make_distractor_scene,
+                  two_noun=make_two_noun_scene)
+    if mode not in makers:
+        raise ValueError(f'Unknown scene mode {mode!r}; expected one of '
+                         f'{CLAIM_MODES}.')
+    scenes = []
+    for i in range(num):
+        rng = np.random.default_rng([seed, i])
+        for _ in range(1000):
+            scene = makers[mode](rng, size=size)
+            if scene is not None:
+                break
+        else:
+            raise ValueError(
+                f'{mode} scenes do not fit in {size}x{size} images (1000 '
+                'draws failed); use larger images (image_size 64 or 96 as '
+                'in the synthetic configs).')
+        scenes.append(scene)
+    return scenes
