@@ -80,7 +80,8 @@ def mlp(seq, x):
                     seq[3].weight, seq[3].bias)
 
 
-def reference(block, V, W, s, pad, feedback, vwa, out_norm):
+def reference(block, V, W, s, pad, feedback, vwa, out_norm,
+              source='gated_product', to='query', gate=False):
     """HLA block as the design states it:
 
     LWA(Q) = MHA(q=Q, kv=W, padding masked); T1 = LWA(V);
@@ -91,19 +92,33 @@ def reference(block, V, W, s, pad, feedback, vwa, out_norm):
 
     ``out_norm`` adds the one step the design does not have: a final
     LayerNorm, X = Norm(Y + FFN(Y)) (the block's default).
+
+    The other readings, as docs/model.md states them:
+    ``source='round1_output'``: M = Norm(V + T1);
+    ``to='query_key_value'``: W' = Norm(W + MHA(q=W, kv=V + g));
+    ``gate``: g = 2 * sigmoid(Linear(M * s)) * g.
     """
     maps = {}
     t1, maps['round1'] = mha(block.lwa, V, W, pad)
+    words_read = V
     if feedback:
-        m = norm(block.round1_norm, V * t1)
+        m = norm(block.round1_norm, V * t1 if source == 'gated_product'
+                 else V + t1)
         g = mlp(block.feedback_mlp, m * s[:, None])
+        if gate:
+            fc = block.feedback_gate_fc
+            g = 2 * torch.sigmoid(F.linear(m * s[:, None], fc.weight,
+                                           fc.bias)) * g
         t2, maps['round2'] = mha(block.lwa, V + g, W, pad)
         x_l = V + t2
+        if to == 'query_key_value':
+            words_read = V + g
     else:
         x_l = V + t1
     fused = V + x_l
     if vwa:
-        W = norm(block.word_norm, W + mha(block.word_attn, W, V)[0])
+        W = norm(block.word_norm,
+                 W + mha(block.word_attn, W, words_read)[0])
         fused = fused + mha(block.vision_attn, V, W, pad)[0]
     y = norm(block.fuse_norm, fused)
     x = y + mlp(block.ffn, y)
@@ -235,3 +250,91 @@ def test_maps_only_when_asked():
     assert out[1].shape == words.shape
     assert not any('attn_maps' in k or 'keep_attn' in k
                    for k in vars(block))
+
+
+# ---- the other readings of the feedback round (config switches) ----------
+
+READINGS = [
+    dict(feedback_source='round1_output'),
+    dict(feedback_to='query_key_value'),
+    dict(feedback_gate=True),
+    dict(feedback_source='round1_output', feedback_to='query_key_value',
+         feedback_gate=True),
+]
+
+
+@pytest.mark.parametrize('reading', READINGS)
+def test_each_reading_matches_its_equations(reading):
+    """Every switch against the reference written from its equation; all
+    parameters random (the gate's too, so it is not the identity)."""
+    block = random_block(**reading)
+    vis, words, sentence, pad = padded_batch()
+    with torch.no_grad():
+        x_ref, w_ref, maps_ref = reference(
+            block, vis, words, sentence, pad, True, True, True,
+            reading.get('feedback_source', 'gated_product'),
+            reading.get('feedback_to', 'query'),
+            reading.get('feedback_gate', False))
+        fast = block(vis, words, sentence, pad)
+        (x, w), maps = block(vis, words, sentence, pad,
+                             return_attention=True)
+        # and the default reading with the same weights differs
+        default = HLABlock(dim=D, num_heads=HEADS).eval()
+        default.load_state_dict(block.state_dict(), strict=False)
+        x_default = default(vis, words, sentence, pad)[0]
+    for got in (fast[0], x):
+        torch.testing.assert_close(got, x_ref, atol=1e-5, rtol=1e-4)
+    real = ~pad
+    torch.testing.assert_close(w[real], w_ref[real], atol=1e-5, rtol=1e-4)
+    for name in ('round1', 'round2'):
+        torch.testing.assert_close(maps[name], maps_ref[name], atol=1e-6,
+                                   rtol=1e-4)
+    assert not torch.allclose(x_default, x, atol=1e-3)
+
+
+def test_defaults_are_the_paper_reading_with_the_same_keys():
+    """Spelled-out defaults build the same block: the same state-dict
+    keys, the same outputs. The readings without the gate add no
+    parameters; the gate adds only its Linear."""
+    explicit = HLABlock(dim=D, num_heads=HEADS,
+                        feedback_source='gated_product',
+                        feedback_to='query', feedback_gate=False).eval()
+    default = random_block()
+    assert list(explicit.state_dict()) == list(default.state_dict())
+    explicit.load_state_dict(default.state_dict())
+    vis, words, sentence, pad = padded_batch()
+    with torch.no_grad():
+        torch.testing.assert_close(explicit(vis, words, sentence, pad)[0],
+                                   default(vis, words, sentence, pad)[0],
+                                   atol=0, rtol=0)
+    keys = set(default.state_dict())
+    for reading in READINGS:
+        extra = set(HLABlock(dim=D, num_heads=HEADS,
+                             **reading).state_dict()) - keys
+        assert extra == ({'feedback_gate_fc.weight', 'feedback_gate_fc.bias'}
+                         if reading.get('feedback_gate') else set())
+
+
+def test_gate_starts_at_the_default_reading():
+    """A fresh gate is exactly 1: the gated block with the default's
+    weights gives the default's output until the gate learns."""
+    gated = HLABlock(dim=D, num_heads=HEADS, feedback_gate=True).eval()
+    default = random_block()
+    gated.load_state_dict(default.state_dict(), strict=False)
+    assert gated.feedback_gate_fc.weight.abs().max() == 0
+    vis, words, sentence, pad = padded_batch()
+    with torch.no_grad():
+        torch.testing.assert_close(gated(vis, words, sentence, pad)[0],
+                                   default(vis, words, sentence, pad)[0])
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(feedback_source='words'), "feedback_source='words' is not one"),
+    (dict(feedback_to='value'), "feedback_to='value' is not one"),
+    (dict(feedback=False, feedback_gate=True),
+     'feedback_gate change the feedback round'),
+    (dict(feedback_to='query_key_value', vwa=False), 'set vwa=True'),
+])
+def test_bad_switches_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        HLABlock(dim=D, num_heads=HEADS, **kwargs)

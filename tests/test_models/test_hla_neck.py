@@ -59,3 +59,17 @@ def test_wrong_number_of_levels():
     with pytest.raises(ValueError, match='3 levels'):
         neck([torch.randn(1, 16, 4, 4)] * 2, torch.randn(1, 3, 16),
              torch.randn(1, 16))
+
+
+def test_readings_reach_every_block():
+    neck = HLANeck(in_channels=[16] * 2, text_channels=16, dim=16,
+                   num_heads=2, feedback_source='round1_output',
+                   feedback_to='query_key_value', feedback_gate=True)
+    for block in neck.blocks:
+        assert (block.feedback_source, block.feedback_to,
+                block.feedback_gate) == ('round1_output',
+                                         'query_key_value', True)
+        assert block.feedback_gate_fc.weight.shape == (16, 16)
+    default = HLANeck(in_channels=[16] * 2, text_channels=16, dim=16,
+                      num_heads=2)
+    assert not any('gate' in k for k in default.state_dict())

@@ -2,10 +2,14 @@
 language-weighted attention plus vision-weighted attention."""
 from typing import Dict, Optional, Tuple, Union
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
 from ..utils import FFN
+
+FEEDBACK_SOURCES = ('gated_product', 'round1_output')
+FEEDBACK_TARGETS = ('query', 'query_key_value')
 
 
 class HLABlock(nn.Module):
@@ -20,6 +24,21 @@ class HLABlock(nn.Module):
     - VWA: W' = Norm(W + MHA(W, V)); X_V = MHA(V, W').
     - Out: Y = Norm(V + X_L + X_V); X = Y + FFN(Y), followed by one more
       Norm with ``out_norm=True`` (post-norm, as in the decoder layers).
+
+    Other readings of the feedback round that the paper's text allows
+    (each off by default; off, the block and its state-dict keys are as
+    above):
+
+    - ``feedback_source='round1_output'``: M = Norm(V + T1), the round-1
+      output tokens, instead of Norm(V * T1).
+    - ``feedback_to='query_key_value'``: the fed-back tokens V + g are
+      also what the block's words read: VWA becomes
+      W' = Norm(W + MHA(q=W, kv=V + g)), so the signal reaches the keys and
+      values of the vision-grounded words (LWA's own keys/values are
+      words and get no visual signal). Needs ``vwa=True``.
+    - ``feedback_gate=True``: g = 2 * sigmoid(Linear(M * s)) * g, a
+      learned per-channel gate in (0, 2); its Linear starts at zero, so the
+      gate is exactly 1 and training starts at the default reading.
 
     Attention runs through ``nn.MultiheadAttention`` (fused
     scaled-dot-product kernels) unless the LWA maps are asked for with
@@ -36,6 +55,14 @@ class HLABlock(nn.Module):
         out_norm (bool): LayerNorm after the FFN residual,
             X = Norm(Y + FFN(Y)). False gives X = Y + FFN(Y). Defaults to
             True.
+        feedback_source (str): What the feedback is computed from:
+            'gated_product' (Norm(V * T1)) or 'round1_output'
+            (Norm(V + T1)). Defaults to 'gated_product'.
+        feedback_to (str): Where the feedback goes: 'query' (round 2's
+            queries) or 'query_key_value' (also the visual keys/values
+            of VWA's word update). Defaults to 'query'.
+        feedback_gate (bool): Learned gate on the feedback signal.
+            Defaults to False.
     """
 
     def __init__(self,
@@ -45,10 +72,38 @@ class HLABlock(nn.Module):
                  vwa: bool = True,
                  ffn_ratio: int = 4,
                  dropout: float = 0.0,
-                 out_norm: bool = True) -> None:
+                 out_norm: bool = True,
+                 feedback_source: str = 'gated_product',
+                 feedback_to: str = 'query',
+                 feedback_gate: bool = False) -> None:
         super().__init__()
+        for name, value, allowed in (
+            ('feedback_source', feedback_source, FEEDBACK_SOURCES),
+            ('feedback_to', feedback_to, FEEDBACK_TARGETS)):
+            if value not in allowed:
+                raise ValueError(f'HLABlock: {name}={value!r} is not one of '
+                                 f'{allowed}.')
+        changed = [
+            name for name, value, default in (
+                ('feedback_source', feedback_source, 'gated_product'),
+                ('feedback_to', feedback_to, 'query'),
+                ('feedback_gate', feedback_gate, False)) if value != default
+        ]
+        if changed and not feedback:
+            raise ValueError(
+                f'HLABlock: {", ".join(changed)} change the feedback round, '
+                'which feedback=False turns off; keep their defaults or set '
+                'feedback=True.')
+        if feedback_to == 'query_key_value' and not vwa:
+            raise ValueError(
+                "HLABlock: feedback_to='query_key_value' adds the feedback "
+                "to VWA's keys and values, which vwa=False removes; set "
+                "vwa=True or feedback_to='query'.")
         self.feedback = feedback
         self.vwa = vwa
+        self.feedback_source = feedback_source
+        self.feedback_to = feedback_to
+        self.feedback_gate = feedback_gate
 
         def mha() -> nn.MultiheadAttention:
             return nn.MultiheadAttention(
@@ -58,6 +113,10 @@ class HLABlock(nn.Module):
         if feedback:
             self.round1_norm = nn.LayerNorm(dim)
             self.feedback_mlp = FFN(dim, dim, dropout)
+        if feedback_gate:
+            self.feedback_gate_fc = nn.Linear(dim, dim)
+            nn.init.zeros_(self.feedback_gate_fc.weight)  # gate = 1 at start
+            nn.init.zeros_(self.feedback_gate_fc.bias)
         if vwa:
             self.word_attn = mha()
             self.word_norm = nn.LayerNorm(dim)
@@ -113,17 +172,26 @@ class HLABlock(nn.Module):
         maps: Dict[str, Tensor] = {}
         t1, maps['round1'] = self.language_weighted(vis, words, pad_mask,
                                                     return_attention)
+        fed = vis  # the visual tokens VWA's words read
         if self.feedback:
-            m = self.round1_norm(vis * t1)  # (B, N, D)
-            g = self.feedback_mlp(m * sentence[:, None])  # (B, N, D)
+            if self.feedback_source == 'gated_product':
+                m = self.round1_norm(vis * t1)  # (B, N, D)
+            else:
+                m = self.round1_norm(vis + t1)
+            modulated = m * sentence[:, None]  # (B, N, D)
+            g = self.feedback_mlp(modulated)  # (B, N, D)
+            if self.feedback_gate:
+                g = 2 * torch.sigmoid(self.feedback_gate_fc(modulated)) * g
             t2, maps['round2'] = self.language_weighted(
                 vis + g, words, pad_mask, return_attention)
             x_lang = vis + t2
+            if self.feedback_to == 'query_key_value':
+                fed = vis + g
         else:
             x_lang = vis + t1
         fused = vis + x_lang
         if self.vwa:
-            w_att, _ = self.word_attn(words, vis, vis, need_weights=False)
+            w_att, _ = self.word_attn(words, fed, fed, need_weights=False)
             words = self.word_norm(words + w_att)  # (B, L, D)
             x_vis, _ = self.vision_attn(
                 vis, words, words, key_padding_mask=pad_mask,

@@ -36,6 +36,12 @@ class HLANeck(BaseModule):
         dropout (float): Dropout. Defaults to 0.
         out_norm (bool): LayerNorm after each block's FFN residual (see
             :class:`HLABlock`). Defaults to True.
+        feedback_source (str): 'gated_product' or 'round1_output' (see
+            :class:`HLABlock`). Defaults to 'gated_product'.
+        feedback_to (str): 'query' or 'query_key_value' (see
+            :class:`HLABlock`). Defaults to 'query'.
+        feedback_gate (bool): Learned gate on the feedback signal (see
+            :class:`HLABlock`). Defaults to False.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -49,6 +55,9 @@ class HLANeck(BaseModule):
                  ffn_ratio: int = 4,
                  dropout: float = 0.0,
                  out_norm: bool = True,
+                 feedback_source: str = 'gated_product',
+                 feedback_to: str = 'query',
+                 feedback_gate: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.in_channels = list(in_channels)
@@ -61,7 +70,8 @@ class HLANeck(BaseModule):
             nn.Linear(text_channels, dim), nn.LayerNorm(dim))
         self.blocks = nn.ModuleList(
             HLABlock(dim, num_heads, feedback, vwa, ffn_ratio, dropout,
-                     out_norm) for _ in self.in_channels)
+                     out_norm, feedback_source, feedback_to, feedback_gate)
+            for _ in self.in_channels)
 
     def forward(
         self,
