@@ -229,3 +229,25 @@ def test_command_line_refuses_a_dataset_that_is_not_synthetic(
         cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode != 0
     assert 'SyntheticReferringDataset' in proc.stderr
+
+
+def test_distractor_split_words_all_match_a_distractor(tiny_checkpoint):
+    """On the split built for the claim, read through --cfg-options, the
+    scene comes from the lines and every attribute word matches a
+    distractor."""
+    tmp = tiny_checkpoint
+    out = tmp / 'distractor.json'
+    proc = subprocess.run(
+        [sys.executable, 'tools/analysis/attention_focus.py',
+         str(tmp / 'cfg.py'), str(tmp / 'tiny.pth'), '--split', 'test',
+         '--num', '2', '--out', str(out), '--cfg-options',
+         'test_dataloader.dataset.distractor_attributes=True'],
+        cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result['data'] == 'test_n4_s0_64px_distractor-attrs'
+    words = [w for s in result['samples'] for w in s['words']]
+    assert len(words) >= 4
+    assert all(w['matches_distractor'] is True for w in words)
+    assert result['summary']['match_only_the_referent'] == {
+        'level0': {}, 'level1': {}, 'level2': {}}
