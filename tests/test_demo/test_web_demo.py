@@ -111,6 +111,8 @@ def test_input_checks_name_the_problem():
     with pytest.raises(InputError, match='at least one expression'):
         parse_expressions(' \n  \n')
     assert parse_expressions(' a dog \n\n the cat ') == ['a dog', 'the cat']
+    with pytest.raises(InputError, match='17 expressions; give at most 16'):
+        parse_expressions('\n'.join(['the cat'] * 17))
 
 
 def masks_of(files):
