@@ -81,13 +81,16 @@ def test_loss_reads_the_flag_or_an_empty_mask():
 def test_no_target_answer_empties_the_mask_and_keeps_probabilities():
     model = build(True).eval()
     head = model.decode_head
-    data = model.data_preprocessor(batch(), False)
-    for bias, expect in ((6.0, True), (-6.0, False)):
+    # mask threshold 0: every pixel foreground unless emptied; 1.1: the
+    # mask is empty, which is a no-target answer whatever the score
+    for bias, mask_threshold, expect in ((6.0, 0.0, True),
+                                         (-6.0, 0.0, False),
+                                         (-6.0, 1.1, True)):
         with torch.no_grad():
             head.no_target_cls[-1].weight.zero_()
             head.no_target_cls[-1].bias.fill_(bias)
-            head.threshold = 0.0  # every pixel foreground unless emptied
-            out = model.predict(**data)
+            head.threshold = mask_threshold
+            out = model.predict(**model.data_preprocessor(batch(), False))
         for sample in out:
             assert sample.pred_no_target is expect
             score = 1 / (1 + np.exp(-bias))

@@ -44,8 +44,9 @@ class QueryDecodeHead(BaseDecodeHead):
         aux_weight (float): Weight of each auxiliary mask loss.
             Defaults to 0.5.
         no_target (bool): Add the no-target output for generalized
-            referring segmentation: an MLP on the final query gives one
-            logit per sentence, P(the sentence names nothing in the image).
+            referring segmentation: an MLP on the final query and the peak
+            of its mask logits gives one logit per sentence, P(the sentence
+            names nothing in the image).
             Off, the head and its checkpoints are those of single-object
             HARIS. Defaults to False.
         loss_no_target (dict): Loss on the no-target logit against the
@@ -114,8 +115,9 @@ class QueryDecodeHead(BaseDecodeHead):
         self.aux_weight = aux_weight
         self.no_target_threshold = no_target_threshold
         if no_target:
+            # input: the final query and its mask's peak logit
             self.no_target_cls = nn.Sequential(
-                nn.Linear(channels, channels), nn.GELU(),
+                nn.Linear(channels + 1, channels), nn.GELU(),
                 nn.Linear(channels, 1))
             self.loss_no_target = MODELS.build(loss_no_target)
         else:
@@ -142,8 +144,10 @@ class QueryDecodeHead(BaseDecodeHead):
                 masks.append(
                     torch.einsum('bqc,bchw->bqhw', self.mask_embed(query),
                                  pixels))
-        no_target = None if self.no_target_cls is None \
-            else self.no_target_cls(query[:, 0])
+        no_target = None
+        if self.no_target_cls is not None:
+            peak = masks[-1].flatten(1).amax(1, keepdim=True)  # (B, 1)
+            no_target = self.no_target_cls(torch.cat([query[:, 0], peak], 1))
         return masks, no_target
 
     def forward(self, inputs: Sequence) -> Union[Tensor, List[Tensor]]:

@@ -23,8 +23,9 @@ class ReferringSegmentor(EncoderDecoder):
     With a decode head that has the no-target output (``QueryDecodeHead``
     with ``no_target=True``), each prediction also carries
     ``no_target_score`` (the probability that the sentence names nothing)
-    and ``pred_no_target`` (the score above the head's
-    ``no_target_threshold``); a no-target answer has an empty
+    and ``pred_no_target``: the score is above the head's
+    ``no_target_threshold``, or the predicted mask is empty (as a model
+    without the output answers). A no-target answer has an empty
     ``pred_sem_seg`` and keeps its probabilities in ``seg_logits``.
 
     Prediction encodes each distinct image of a batch once: the vision
@@ -162,9 +163,12 @@ class ReferringSegmentor(EncoderDecoder):
             return results
         threshold = self.decode_head.no_target_threshold
         for sample, score in zip(results, no_target.tolist()):
+            # an empty mask names nothing either: never answer "there is a
+            # target" with no pixel of it
+            answer = score > threshold or not sample.pred_sem_seg.data.any()
             sample.set_field(score, 'no_target_score')
-            sample.set_field(score > threshold, 'pred_no_target')
-            if score > threshold:
+            sample.set_field(bool(answer), 'pred_no_target')
+            if answer:
                 sample.pred_sem_seg.data.zero_()
         return results
 
