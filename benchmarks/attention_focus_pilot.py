@@ -54,7 +54,7 @@ def measure(job, iters, num):
         osp.join(job['work_dir'], osp.basename(CONFIG)),
         osp.join(job['work_dir'], f'iter_{iters}.pth'), '--split', 'val',
         '--num', str(num), '--out', out
-    ], cwd=ROOT, check=True, env=dict(os.environ, OMP_NUM_THREADS='2'))
+    ], cwd=ROOT, check=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
     return json.load(open(out))
 
 
