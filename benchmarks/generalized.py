@@ -3,13 +3,15 @@ the demo model with and without the no-target output, after the same CPU
 budget.
 
 Usage: python benchmarks/generalized.py [--iters 3000] [--seed 0]
-           [--reuse]
+           [--variants no_target_head without_head] [--options K=V ...]
+           [--name generalized] [--reuse]
 Both variants of configs/haris_synthetic_generalized.py train side by side,
 one thread each (so a run's wall time is its CPU time), validating only at
 the end; tools/test.py then scores each last checkpoint on the test split
 with GRefSegMetric. Without the head a sentence counts as answered "no
-target" when its predicted mask is empty. Results go to
-benchmarks/results/generalized.json.
+target" when its predicted mask is empty. ``--options`` adds config
+overrides to every run (e.g. a loss weight); results go to
+benchmarks/results/NAME.json and the runs to work_dirs/NAME/.
 """
 import argparse
 import os.path as osp
@@ -31,21 +33,28 @@ def main():
     parser.add_argument('--iters', type=int, default=None,
                         help='training iterations (default: the config\'s)')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--variants', nargs='+', choices=list(VARIANTS),
+                        default=list(VARIANTS))
+    parser.add_argument('--options', nargs='*', default=[],
+                        help='config overrides for every run')
+    parser.add_argument('--name', default='generalized',
+                        help='result file and work_dirs folder name')
     parser.add_argument('--reuse', action='store_true',
                         help='keep runs whose work dir has a test result')
     args = parser.parse_args()
     iters = args.iters or Config.fromfile(osp.join(
         ROOT, CONFIG)).train_cfg.max_iters
     jobs = []
-    for name, head in VARIANTS.items():
-        work_dir = osp.join(ROOT, 'work_dirs', 'generalized',
+    for name in args.variants:
+        head = VARIANTS[name]
+        work_dir = osp.join(ROOT, 'work_dirs', args.name,
                             f'{name}_{iters}it_seed{args.seed}')
         jobs.append(dict(
             name=name, config=CONFIG, work_dir=work_dir, val_key='gIoU',
             switch=f'model.decode_head.no_target={head}',
             options=[f'model.decode_head.no_target={head}',
                      f'randomness.seed={args.seed}'] +
-            schedule_options(iters)))
+            schedule_options(iters) + args.options))
     todo = [j for j in jobs if not (args.reuse and test_result(j['work_dir']))]
     trained = dict(zip([j['name'] for j in todo], run_trainings(todo)))
     results = {}
@@ -54,17 +63,19 @@ def main():
             run(['tools/test.py', CONFIG,
                  osp.join(job['work_dir'], f'iter_{iters}.pth'),
                  '--work-dir', osp.join(job['work_dir'], 'test'),
-                 '--cfg-options', job['switch']],
+                 '--cfg-options', job['switch']] + args.options,
                 osp.join(job['work_dir'], 'test_output.txt'), threads=None)
         metrics = test_result(job['work_dir'])
         run_times = trained.get(job['name'], {})
         results[job['name']] = dict(
             {k: round(metrics[k], 2) for k in METRICS if k in metrics},
+            val={k: run_times[k] for k in METRICS if k in run_times},
             train_wall_seconds=run_times.get('seconds'),
             train_cpu_seconds=run_times.get('cpu_seconds'))
         print(job['name'], results[job['name']], flush=True)
-    write_result('generalized', dict(
+    write_result(args.name, dict(
         config=CONFIG, split='test', iters=iters, seed=args.seed,
+        options=args.options,
         note='two single-threaded training runs side by side on a 2-core '
         'machine; train_cpu_seconds is the run\'s own CPU time, '
         'train_wall_seconds grows with other load on the machine',

@@ -76,6 +76,13 @@ def test_loss_reads_the_flag_or_an_empty_mask():
     assert abs(loss.item() - np.log1p(np.exp(-2.0))) < 1e-5
     loss.backward()
     assert head.no_target_cls[-1].bias.grad.abs().item() > 0
+    # a weight alone updates the default loss
+    cfg = tiny_model_cfg()
+    cfg['decode_head'].update(no_target=True,
+                              loss_no_target=dict(loss_weight=5.0))
+    heavy = MODELS.build(cfg).decode_head.loss_no_target
+    assert (heavy.loss_weight, heavy.use_sigmoid, heavy.loss_name) == (
+        5.0, True, 'loss_no_target')
 
 
 def test_no_target_answer_empties_the_mask_and_keeps_probabilities():

@@ -15,6 +15,14 @@ from .positional_encoding import sine_position_2d
 from .query_decoder_layer import QueryDecoderLayer
 
 
+DEFAULT_NO_TARGET_LOSS = dict(
+    type='CrossEntropyLoss',
+    use_sigmoid=True,
+    avg_non_ignore=True,
+    loss_weight=1.0,
+    loss_name='loss_no_target')
+
+
 @MODELS.register_module()
 class QueryDecodeHead(BaseDecodeHead):
     """One-channel referring mask head.
@@ -51,8 +59,10 @@ class QueryDecodeHead(BaseDecodeHead):
             HARIS. Defaults to False.
         loss_no_target (dict): Loss on the no-target logit against the
             sample's ``no_target`` flag (an empty ground-truth mask when the
-            flag is absent). Defaults to a sigmoid cross-entropy of weight
-            1 named ``loss_no_target``.
+            flag is absent). Without ``type`` its keys update
+            ``DEFAULT_NO_TARGET_LOSS`` (mmseg's sigmoid cross-entropy, weight
+            1, named ``loss_no_target``), so ``dict(loss_weight=5.0)``
+            changes the weight only. Defaults to ``dict()``.
         no_target_threshold (float): A sentence whose no-target probability
             exceeds it is answered "no target" (empty mask).
             Defaults to 0.5.
@@ -72,12 +82,7 @@ class QueryDecodeHead(BaseDecodeHead):
                  aux_loss: bool = False,
                  aux_weight: float = 0.5,
                  no_target: bool = False,
-                 loss_no_target: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     avg_non_ignore=True,
-                     loss_weight=1.0,
-                     loss_name='loss_no_target'),
+                 loss_no_target: ConfigType = dict(),
                  no_target_threshold: float = 0.5,
                  norm_cfg: dict = dict(type='GN', num_groups=32),
                  num_classes: int = 2,
@@ -119,6 +124,9 @@ class QueryDecodeHead(BaseDecodeHead):
             self.no_target_cls = nn.Sequential(
                 nn.Linear(channels + 1, channels), nn.GELU(),
                 nn.Linear(channels, 1))
+            if 'type' not in loss_no_target:  # e.g. only a new weight
+                loss_no_target = dict(DEFAULT_NO_TARGET_LOSS,
+                                      **loss_no_target)
             self.loss_no_target = MODELS.build(loss_no_target)
         else:
             self.no_target_cls = None
