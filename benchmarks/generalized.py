@@ -14,13 +14,14 @@ overrides to every run (e.g. a loss weight); results go to
 benchmarks/results/NAME.json and the runs to work_dirs/NAME/.
 """
 import argparse
+import json
 import os.path as osp
 
 from common import ROOT, write_result
 from mmengine.config import Config
 
-from training_runs import (run, run_trainings, schedule_options,
-                           test_result)
+from training_runs import (final_val, run, run_trainings,
+                           schedule_options, test_result)
 
 CONFIG = 'configs/haris_synthetic_generalized.py'
 VARIANTS = {'no_target_head': True, 'without_head': False}
@@ -66,10 +67,16 @@ def main():
                  '--cfg-options', job['switch']] + args.options,
                 osp.join(job['work_dir'], 'test_output.txt'), threads=None)
         metrics = test_result(job['work_dir'])
-        run_times = trained.get(job['name'], {})
+        times = osp.join(job['work_dir'], 'run_times.json')
+        if job['name'] in trained:  # kept for --reuse
+            with open(times, 'w') as f:
+                json.dump({k: trained[job['name']][k]
+                           for k in ('seconds', 'cpu_seconds')}, f)
+        run_times = json.load(open(times)) if osp.isfile(times) else {}
+        val = final_val(job['work_dir'], 'gIoU')
         results[job['name']] = dict(
             {k: round(metrics[k], 2) for k in METRICS if k in metrics},
-            val={k: run_times[k] for k in METRICS if k in run_times},
+            val={k: val[k] for k in METRICS if k in val},
             train_wall_seconds=run_times.get('seconds'),
             train_cpu_seconds=run_times.get('cpu_seconds'))
         print(job['name'], results[job['name']], flush=True)
