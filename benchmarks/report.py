@@ -214,6 +214,26 @@ def peft(r):
     ])
 
 
+def generalized(r):
+    keys = ['gIoU', 'cIoU', 'N-acc', 'T-acc', 'Pr@0.9', 'gIoU_single',
+            'gIoU_multi']
+    names = {'no_target_head': 'with the no-target output',
+             'without_head': 'without it (empty mask = no target)'}
+    rows = []
+    for name, v in r['variants'].items():
+        cpu = v.get('train_cpu_seconds')
+        for split, metrics in (('val', v.get('val', {})), ('test', v)):
+            rows.append([names.get(name, name), split] +
+                        [metrics.get(k, 'n/a') for k in keys] +
+                        [minutes(cpu) if cpu else 'n/a'])
+    options = ', '.join(f'`{o}`' for o in r.get('options', []))
+    return '\n'.join([
+        f'{r["iters"]} iterations, seed {r["seed"]}'
+        + (f', {options}' if options else '') +
+        '; `GRefSegMetric`; training CPU time of one core:', '',
+        table(['model', 'split'] + keys + ['train CPU'], rows)])
+
+
 def run_all(r):
     rows = [[stage, minutes(sec)] for stage, sec in r['stages'].items()]
     rows.append(['**total**', f'**{minutes(r["total_seconds"])}**'])
@@ -234,6 +254,9 @@ def sections():
         ('ablation', ablation, ['feedback_ablation']),
         ('ablation_1500', ablation, ['feedback_ablation_1500']),
         ('peft', peft, ['peft_evidence']),
+        ('generalized', generalized, ['generalized']),
+        ('generalized_ntw5', generalized, ['generalized_ntw5']),
+        ('generalized_nt02', generalized, ['generalized_nt02']),
         ('run_all', run_all, ['run_all']),
     ]:
         data = load(inputs[0])
