@@ -18,31 +18,15 @@ import subprocess
 import sys
 
 from common import ROOT, write_result
+from feedback_ablation import ablation_jobs
 from peft_evidence import CONFIG, WORK, pretrain
-from training_runs import run_trainings, schedule_options
+from training_runs import run_trainings
 
 VARIANTS = {
     'HLA (feedback + VWA)': [],
     'no feedback': ['model.neck.feedback=False'],
 }
 SPLIT = 'distractor_attributes'
-
-
-def pilot_jobs(iters, seed, clip_dir, folder):
-    data = osp.join(ROOT, 'data', 'synthetic')
-    jobs = []
-    for name, options in VARIANTS.items():
-        opts = options + schedule_options(iters) + [
-            f'randomness.seed={seed}',
-            f'model.backbone.pretrained={clip_dir}']
-        for split in ('train', 'val'):
-            opts += [f'{split}_dataloader.dataset.{SPLIT}=True',
-                     f'{split}_dataloader.dataset.data_root={data}']
-        jobs.append(dict(
-            name=name, seed=seed, config=CONFIG, options=opts,
-            work_dir=osp.join(ROOT, 'work_dirs', folder,
-                              f'{name.replace(" ", "_")}_seed{seed}')))
-    return jobs
 
 
 def measure(job, iters, num):
@@ -69,7 +53,8 @@ def main():
     clip_dir = osp.join(WORK, 'tiny_clip')
     if not osp.isfile(osp.join(clip_dir, 'config.json')):
         pretrain(clip_dir, 600, 480)
-    jobs = pilot_jobs(args.iters, args.seed, clip_dir, args.name)
+    jobs = ablation_jobs(args.iters, [args.seed], clip_dir, args.name,
+                         split=SPLIT, variants=VARIANTS)
     finals = run_trainings(jobs)
     variants = {}
     for job, val in zip(jobs, finals):

@@ -35,19 +35,22 @@ def summary(runs):
                     statistics.mean(r['seconds'] for r in runs), 1))
 
 
-def ablation_jobs(iters, seeds, clip_dir, folder='ablation'):
-    """One tools/train.py job per (variant, seed) on the relational split,
-    on the pretrained CLIP in ``clip_dir``."""
+def ablation_jobs(iters, seeds, clip_dir, folder='ablation',
+                  split='relational_only', variants=None):
+    """One tools/train.py job per (variant, seed; ``variants`` defaults to
+    VARIANTS) on the synthetic split of mode ``split`` (a
+    SyntheticReferringDataset switch, the relational split by default), on
+    the pretrained CLIP in ``clip_dir``."""
     data = osp.join(ROOT, 'data', 'synthetic')
     jobs = []
-    for name, options in VARIANTS.items():
+    for name, options in (variants or VARIANTS).items():
         for seed in seeds:
             opts = options + schedule_options(iters) + [
                 f'randomness.seed={seed}',
                 f'model.backbone.pretrained={clip_dir}']
-            for split in ('train', 'val'):
-                opts += [f'{split}_dataloader.dataset.relational_only=True',
-                         f'{split}_dataloader.dataset.data_root={data}']
+            for loader in ('train', 'val'):
+                opts += [f'{loader}_dataloader.dataset.{split}=True',
+                         f'{loader}_dataloader.dataset.data_root={data}']
             jobs.append(dict(
                 name=name, seed=seed, config=CONFIG, options=opts,
                 work_dir=osp.join(ROOT, 'work_dirs', folder,

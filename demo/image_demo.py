@@ -9,13 +9,10 @@ and the sentence written above it; a model trained for generalized
 referring segmentation may answer "no target" instead.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import mmcv  # noqa: E402
 
 from projects.haris.apis import RefSegInferencer  # noqa: E402
 
@@ -41,19 +38,8 @@ def main():
         results = inferencer(args.image, args.expressions)
     except (ValueError, FileNotFoundError) as err:
         sys.exit(str(err))
-    stem, ext = osp.splitext(args.out)
-    for i, result in enumerate(results):
-        out = args.out if i == 0 else f'{stem}_{i}{ext or ".png"}'
-        tmp = f'{osp.splitext(out)[0]}.tmp{osp.splitext(out)[1] or ".png"}'
-        mmcv.imwrite(inferencer.overlay(args.image, result), tmp)
-        os.replace(tmp, out)
-        if result['no_target']:
-            print(f'{out}: "{result["text"]}" no target (probability '
-                  f'{result["no_target_score"]:.3f})')
-        else:
-            print(f'{out}: "{result["text"]}" score {result["score"]:.3f}, '
-                  f'{int(result["mask"].sum())} pixels')
-
+    for line in inferencer.save_overlays(args.image, results, args.out):
+        print(line)
 
 if __name__ == '__main__':
     main()

@@ -32,10 +32,8 @@ from mmseg.models.segmentors.base import BaseSegmentor  # noqa: E402
 from mmseg.utils import OptSampleList, SampleList  # noqa: E402
 from projects.haris.apis import RefSegInferencer  # noqa: E402
 from projects.haris.models.segmentors import ReferringSegmentor  # noqa
-
-INPUT_NAMES = ('image', 'token_ids', 'token_mask')
-MASK_OUTPUT = 'mask_logits'
-NO_TARGET_OUTPUT = 'no_target_logit'
+from tools.deployment.export_onnx import (  # noqa: E402
+    INPUT_NAMES, MASK_OUTPUT, NO_TARGET_OUTPUT)
 
 
 class _HeadSettings(nn.Module):
@@ -194,19 +192,13 @@ def main():
     for path, what in ((args.image, 'Image'), (args.config, 'Config')):
         if not osp.isfile(path):
             sys.exit(f'{what} {path} not found.')
-    import mmcv
     try:
         inferencer = OnnxRefSegInferencer(args.config, args.onnx)
         results = inferencer(args.image, args.expressions)
     except (ValueError, FileNotFoundError) as err:
         sys.exit(str(err))
-    stem, ext = osp.splitext(args.out)
-    for i, result in enumerate(results):
-        out = args.out if i == 0 else f'{stem}_{i}{ext or ".png"}'
-        mmcv.imwrite(inferencer.overlay(args.image, result), out)
-        print(f'{out}: "{result["text"]}" score {result["score"]:.3f}, '
-              f'{int(result["mask"].sum())} pixels')
-
+    for line in inferencer.save_overlays(args.image, results, args.out):
+        print(line)
 
 if __name__ == '__main__':
     main()

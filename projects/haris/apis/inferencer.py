@@ -1,4 +1,5 @@
 """Referring segmentation on your own images and sentences."""
+import os
 import os.path as osp
 from typing import List, Optional, Sequence, Union
 
@@ -194,6 +195,28 @@ class RefSegInferencer:
         if current:
             out.append(current)
         return out
+
+    def save_overlays(self, image: ImageType, results: List[dict],
+                      out: str) -> List[str]:
+        """Write one overlay per result: ``out``, then ``<stem>_1<ext>``,
+        ``<stem>_2<ext>``, ... (each written to a temporary name and moved
+        into place). Returns one line per file: its path and the answer."""
+        stem, ext = osp.splitext(out)
+        ext = ext or '.png'
+        lines = []
+        for i, result in enumerate(results):
+            path = out if i == 0 else f'{stem}_{i}{ext}'
+            tmp = f'{osp.splitext(path)[0]}.tmp{ext}'
+            mmcv.imwrite(self.overlay(image, result), tmp)
+            os.replace(tmp, path)
+            if result.get('no_target'):
+                said = (f'no target (probability '
+                        f'{result["no_target_score"]:.3f})')
+            else:
+                said = (f'score {result["score"]:.3f}, '
+                        f'{int(result["mask"].sum())} pixels')
+            lines.append(f'{path}: "{result["text"]}" {said}')
+        return lines
 
     @staticmethod
     def overlay(image: ImageType, result: dict) -> np.ndarray:
