@@ -11,4 +11,8 @@ _base_ = [
 model = dict(
     backbone=dict(frozen=False, peft_cfg=None),
     decode_head=dict(no_target=True))
+# one no-target scene in five for training (validation and test keep
+# gRefCOCO's one in ten): measured on val, N-acc 90.5 against 87.3 with one
+# in ten, for 1 point of gIoU (docs/generalized.md)
+train_dataloader = dict(dataset=dict(no_target_ratio=0.2))
 default_hooks = dict(checkpoint=dict(save_best='gIoU'))
