@@ -73,3 +73,29 @@ def test_readings_reach_every_block():
     default = HLANeck(in_channels=[16] * 2, text_channels=16, dim=16,
                       num_heads=2)
     assert not any('gate' in k for k in default.state_dict())
+
+
+def test_positions_tell_identical_tokens_apart():
+    """With ``positions`` a uniform image gives place-dependent fused
+    tokens, equal to the plain neck's after adding the sine encoding to
+    the projected tokens; off, every place is fused alike."""
+    from projects.haris.models.decode_heads.positional_encoding import \
+        sine_position_2d
+    torch.manual_seed(0)
+    plain = HLANeck(in_channels=[16], text_channels=16, dim=16,
+                    num_heads=2).eval()
+    placed = HLANeck(in_channels=[16], text_channels=16, dim=16,
+                     num_heads=2, positions=True).eval()
+    placed.load_state_dict(plain.state_dict())  # no new parameters
+    visual = [torch.ones(1, 16, 3, 5)]
+    words, sentence = torch.randn(1, 3, 16), torch.randn(1, 16)
+    flat = plain(visual, words, sentence)[0].flatten(2)
+    assert torch.allclose(flat, flat[..., :1].expand_as(flat), atol=1e-5)
+    out = placed(visual, words, sentence)[0].flatten(2)
+    assert not torch.allclose(out, out[..., :1].expand_as(out), atol=1e-3)
+    # the same as feeding the plain block the encoded tokens
+    v = placed.vis_proj[0](visual[0].flatten(2).transpose(1, 2))
+    v = v + sine_position_2d(3, 5, 16)
+    w, s = placed.word_proj(words), placed.sentence_proj(sentence)
+    x, _ = placed.blocks[0](v, w, s, None)
+    torch.testing.assert_close(out, x.transpose(1, 2))

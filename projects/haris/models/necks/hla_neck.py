@@ -7,6 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmseg.registry import MODELS
+from ..decode_heads.positional_encoding import sine_position_2d
 from .hla_block import HLABlock
 
 
@@ -42,6 +43,10 @@ class HLANeck(BaseModule):
             :class:`HLABlock`). Defaults to 'query'.
         feedback_gate (bool): Learned gate on the feedback signal (see
             :class:`HLABlock`). Defaults to False.
+        positions (bool): Add a 2-D sine encoding of each visual token's
+            place to the projected tokens of every level, so spatial words
+            ("on the left") can match places in the fusion. No parameters.
+            Defaults to False.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -58,8 +63,10 @@ class HLANeck(BaseModule):
                  feedback_source: str = 'gated_product',
                  feedback_to: str = 'query',
                  feedback_gate: bool = False,
+                 positions: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
+        self.positions = positions
         self.in_channels = list(in_channels)
         self.vis_proj = nn.ModuleList(
             nn.Sequential(nn.Linear(c, dim), nn.LayerNorm(dim))
@@ -110,6 +117,9 @@ class HLANeck(BaseModule):
         for i in reversed(range(len(visual))):
             b, _, h, wd = visual[i].shape
             v = self.vis_proj[i](visual[i].flatten(2).transpose(1, 2))
+            if self.positions:
+                v = v + sine_position_2d(h, wd, v.shape[-1],
+                                         v.device).to(v.dtype)
             if prev is not None:
                 if prev.shape[-2:] != (h, wd):
                     prev = F.interpolate(
