@@ -13,6 +13,7 @@ from mmengine.runner import Runner  # noqa: E402
 from prettytable import PrettyTable  # noqa: E402
 
 from projects.haris.utils import (add_run_arguments,  # noqa: E402
+                                  close_distributed,
                                   init_cpu_distributed, load_model_checkpoint,
                                   load_run_config)
 
@@ -188,6 +189,7 @@ def main():
     except (ValueError, RuntimeError) as err:
         sys.exit(str(err))
     evaluate_splits(runner, cfg, splits, args)
+    close_distributed()
 
 
 if __name__ == '__main__':

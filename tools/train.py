@@ -10,6 +10,7 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from projects.haris.utils import (add_run_arguments,  # noqa: E402
+                                  close_distributed,
                                   init_cpu_distributed, load_run_config,
                                   mmengine_checkpoint_globals)
 
@@ -63,6 +64,7 @@ def main():
 
     runner.load_or_resume = scoped_load_or_resume
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -71,3 +71,11 @@ def load_run_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def close_distributed() -> None:
+    """Destroy the process group before the process exits: a gloo group
+    left to the interpreter's teardown can abort a rank at exit
+    ('terminate called without an active exception')."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
