@@ -200,5 +200,6 @@ def main():
     for line in inferencer.save_overlays(args.image, results, args.out):
         print(line)
 
+
 if __name__ == '__main__':
     main()
