@@ -189,7 +189,7 @@ def test_page_in_a_real_browser(served, tmp_path):
 
 @needs_chromium
 def test_page_shows_bad_input_as_a_message(served):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=shutil.which('chromium'), args=['--no-sandbox'])
@@ -197,13 +197,18 @@ def test_page_shows_bad_input_as_a_message(served):
             page = browser.new_page()
             page.set_default_timeout(60000)
             page.goto(served)
-            page.fill('#expressions textarea', 'the red circle')
+            # nothing given; the first answer also shows the page is live
+            # (text typed while it still loads can be reset by it)
             page.click('#run')
-            toast = page.get_by_text('Upload an image first')
-            toast.wait_for()
-            assert 'Traceback' not in page.content()
+            page.get_by_text('Upload an image first').wait_for()
             page.set_input_files('#image input[type=file]', EXAMPLE)
             page.wait_for_selector('#image img')  # the upload has landed
+            page.click('#run')
+            page.get_by_text('Type at least one expression').wait_for()
+            assert 'Traceback' not in page.content()
+            textarea = page.locator('#expressions textarea')
+            textarea.fill('the red circle')
+            expect(textarea).to_have_value('the red circle')
             page.click('#run')
             page.wait_for_selector('#overlay img.mask')
             assert page.locator('#overlay img.mask').count() == 1
