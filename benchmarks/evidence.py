@@ -1,13 +1,14 @@
 """The two training studies in one queue, so both cores stay busy: the
 feedback ablation (benchmarks/feedback_ablation.py) and the PEFT evidence
-(benchmarks/peft_evidence.py), with their default settings.
+(benchmarks/peft_evidence.py); the ablation short (500 iterations, three
+seeds, the relational split; benchmarks/results/feedback_ablation_short.json).
 Usage: python benchmarks/evidence.py [--iters 500]
 """
 import argparse
 import os.path as osp
 
-from feedback_ablation import ablation_jobs, write_ablation
-from peft_evidence import WORK, peft_jobs, pretrain, write_peft
+from feedback_ablation import ablation_jobs, collect, write_ablation
+from peft_evidence import CONFIG, WORK, peft_jobs, pretrain, write_peft
 from training_runs import run_trainings
 
 
@@ -25,7 +26,9 @@ def main():
     finals = run_trainings(peft + ablation)
     write_peft(peft, finals[:len(peft)], args.iters, clip_dir, log,
                args.eval_images)
-    write_ablation(ablation, finals[len(peft):], args.iters)
+    write_ablation('feedback_ablation_short',
+                   collect(ablation, finals[len(peft):]), iters=args.iters,
+                   split='relational_only', config=CONFIG)
 
 
 if __name__ == '__main__':

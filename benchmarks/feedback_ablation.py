@@ -124,16 +124,26 @@ def interval(values):
                 n=len(values))
 
 
-def summarize(jobs, finals, focus):
+def collect(jobs, finals, focus=None):
+    """{variant: {'runs': [...]}} from the jobs, their final validation
+    metrics (with times), and their attention focus (or None)."""
     variants = {}
-    for job, val, foc in zip(jobs, finals, focus):
+    for i, (job, val) in enumerate(zip(jobs, finals)):
         run = dict(seed=job['seed'], mIoU=val['mIoU'], oIoU=val['oIoU'],
                    seconds=val.get('seconds'),
                    cpu_seconds=val.get('cpu_seconds'),
                    curve=curve(job['work_dir']))
-        if foc:
-            run['focus'] = foc
+        if focus and focus[i]:
+            run['focus'] = focus[i]
         variants.setdefault(job['name'], dict(runs=[]))['runs'].append(run)
+    return variants
+
+
+def summarize(variants):
+    """Adds to each variant: mIoU and oIoU (mean, sd, 95% CI), the mean
+    CPU time of a run, the paired difference to HLA, the gain of the last
+    validation over the one before, and the attention focus of words
+    that also describe a distractor."""
     base = {r['seed']: r['mIoU'] for r in variants[HLA]['runs']}
     for name, v in variants.items():
         runs = v['runs']
@@ -145,10 +155,9 @@ def summarize(jobs, finals, focus):
             v['minus_HLA'] = interval(
                 [r['mIoU'] - base[r['seed']] for r in runs
                  if r['seed'] in base])
-        # last two validations: how flat the curve is at the end
-        v['last_step_gain'] = interval(
-            [r['curve'][-1][1] - r['curve'][-2][1] for r in runs
-             if len(r['curve']) > 1])
+        if all(len(r.get('curve', [])) > 1 for r in runs):
+            v['last_step_gain'] = interval(
+                [r['curve'][-1][1] - r['curve'][-2][1] for r in runs])
         if runs[0].get('focus'):
             v['focus'] = {}
             for kind, first in runs[0]['focus']['match_a_distractor'].items():
@@ -161,6 +170,16 @@ def summarize(jobs, finals, focus):
                     v['focus'][kind]['round2_minus_round1'] = interval(
                         [100 * (f['round2'] - f['round1']) for f in per_run])
     return variants
+
+
+def write_ablation(name, variants, **meta):
+    """Summarize ``variants`` (from ``collect``), plot their curves and
+    write benchmarks/results/NAME.json with ``meta``."""
+    variants = summarize(variants)
+    if all(len(r.get('curve', [])) > 1 for v in variants.values()
+           for r in v['runs']):
+        plot(variants, osp.join(RESULTS, f'{name}.png'))
+    write_result(name, dict(meta, variants=variants))
 
 
 def plot(variants, path):
@@ -230,17 +249,14 @@ def main():
             focus = list(pool.map(
                 lambda j: measure_focus(j, args.iters, args.focus_num),
                 jobs))
-    variants = summarize(jobs, finals, focus)
-    plot(variants, osp.join(RESULTS, f'{args.name}.png'))
-    write_result(args.name, dict(
-        iters=args.iters, split=args.split, config=CONFIG,
-        val_interval=args.val_interval,
+    write_ablation(
+        args.name, collect(jobs, finals, focus), iters=args.iters,
+        split=args.split, config=CONFIG, val_interval=args.val_interval,
         focus_measure=('tools/analysis/attention_focus.py on '
                        f'{args.focus_num} val sentences: share of a word\'s '
                        'LWA attention inside the referent mask, averaged '
                        'over HLA levels; words that also describe a '
-                       'distractor; round2_minus_round1 in points (x100)'),
-        variants=variants))
+                       'distractor; round2_minus_round1 in points (x100)'))
 
 
 if __name__ == '__main__':

@@ -161,29 +161,59 @@ def train_step(r):
          for row in r['rows']])
 
 
+def spread(stat, digits=2):
+    """'mean [low, high]' of an interval() result (mean ± sd if no CI)."""
+    if stat.get('ci95'):
+        low, high = stat['ci95']
+        return f'{stat["mean"]:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]'
+    return f'{stat["mean"]:+.{digits}f}'
+
+
 def ablation(r):
+    """The feedback ablation (benchmarks/feedback_ablation.py): mIoU per
+    variant with the paired difference to HLA, then the attention focus."""
     variants = r['variants']
-    seeds = [run['seed'] for run in next(iter(variants.values()))['runs']]
-    rows = [[name] + [f'{run["mIoU"]:.2f} ({run["oIoU"]:.2f})'
-                      for run in v['runs']] +
-            [f'{v["mIoU_mean"]:.2f} ± {v["mIoU_std"]:.2f}',
-             minutes(v['seconds_mean'])]
-            for name, v in variants.items()]
-    ranked = sorted(variants.items(), key=lambda kv: -kv[1]['mIoU_mean'])
-    (best, b), (second, s) = ranked[0], ranked[1]
-    overlap = b['mIoU_mean'] - b['mIoU_std'] < s['mIoU_mean'] + s['mIoU_std']
-    verdict = (f'Best mean: {best}, {b["mIoU_mean"] - s["mIoU_mean"]:.2f} '
-               f'points above {second}; ' +
-               ('the mean ± sd ranges overlap, so these runs do not separate '
-                'the variants.' if overlap else
-                'the mean ± sd ranges do not overlap.'))
-    return '\n'.join([
-        f'{r["iters"]} iterations per run on the relational split, val mIoU '
-        '(oIoU), with the mean training wall time of a run (two runs at a '
-        'time, one thread each):', '',
-        table(['variant'] + [f'seed {s}' for s in seeds] +
-              ['mIoU mean ± sd', 'train time'], rows), '', verdict
-    ])
+    n = next(iter(variants.values()))['mIoU']['n']
+    rows = []
+    for name, v in variants.items():
+        m = v['mIoU']
+        rows.append([
+            name, f'{m["mean"]:.2f} ± {m["sd"]:.2f}',
+            spread(v['minus_HLA']) if 'minus_HLA' in v else '(reference)',
+            spread(v['last_step_gain']) if 'last_step_gain' in v else 'n/a',
+            minutes(v['cpu_seconds_mean']) if v.get('cpu_seconds_mean') else
+            minutes(sum(r['seconds'] for r in v['runs']) / len(v['runs']))
+            + ' (wall)'])
+    verdicts = []
+    for name, v in variants.items():
+        d = v.get('minus_HLA')
+        if d and d.get('ci95'):
+            low, high = d['ci95']
+            verdicts.append(
+                f'{name}: ' + ('the interval holds 0, no difference shown'
+                               if low <= 0 <= high else
+                               f'{"above" if low > 0 else "below"} HLA'))
+    out = [
+        f'{r["iters"]} iterations per run on the {r["split"]} split, {n} '
+        'seeds; val mIoU mean ± sd; the paired (same seed) difference to '
+        'HLA and the gain of the last validation over the one before it, '
+        'each as mean [95% CI]; time of one run (two at a time, one thread each):', '',
+        table(['variant', 'val mIoU', 'minus HLA', 'last-interval gain',
+               'time / run'], rows), '',
+        'Differences to HLA: ' + '; '.join(verdicts) + '.']
+    focus = [[name, kind, f['round1'], f.get('round2', '-'), f['chance'],
+              spread(f['round2_minus_round1'])
+              if 'round2_minus_round1' in f else '-']
+             for name, v in variants.items()
+             for kind, f in v.get('focus', {}).items()]
+    if focus:
+        out += ['', 'Attention focus (share of a word\'s LWA attention '
+                'inside the referent, mean over HLA levels and seeds) of '
+                'words that also describe a distractor; round 2 minus round '
+                '1 in points, mean [95% CI] over seeds:', '',
+                table(['variant', 'words', 'round 1', 'round 2', 'chance',
+                       'round 2 - round 1'], focus)]
+    return '\n'.join(out)
 
 
 def peft(r):
@@ -252,6 +282,7 @@ def sections():
         ('amp', amp, ['amp_bf16']),
         ('train_step', train_step, ['train_step']),
         ('ablation', ablation, ['feedback_ablation']),
+        ('ablation_short', ablation, ['feedback_ablation_short']),
         ('ablation_1500', ablation, ['feedback_ablation_1500']),
         ('peft', peft, ['peft_evidence']),
         ('generalized', generalized, ['generalized']),
