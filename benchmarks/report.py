@@ -161,12 +161,14 @@ def train_step(r):
          for row in r['rows']])
 
 
-def spread(stat, digits=2):
-    """'mean [low, high]' of an interval() result (mean ± sd if no CI)."""
+def spread(stat):
+    """'mean [low, high]' of an interval() result (the mean alone if it
+    has no interval)."""
+    text = f'{stat["mean"]:+.2f}'
     if stat.get('ci95'):
         low, high = stat['ci95']
-        return f'{stat["mean"]:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]'
-    return f'{stat["mean"]:+.{digits}f}'
+        text += f' [{low:+.2f}, {high:+.2f}]'
+    return text
 
 
 def ablation(r):
@@ -197,7 +199,8 @@ def ablation(r):
         f'{r["iters"]} iterations per run on the {r["split"]} split, {n} '
         'seeds; val mIoU mean ± sd; the paired (same seed) difference to '
         'HLA and the gain of the last validation over the one before it, '
-        'each as mean [95% CI]; time of one run (two at a time, one thread each):', '',
+        'each as mean [95% CI]; time of one run (two at a time, one '
+        'thread each):', '',
         table(['variant', 'val mIoU', 'minus HLA', 'last-interval gain',
                'time / run'], rows), '',
         'Differences to HLA: ' + '; '.join(verdicts) + '.']
