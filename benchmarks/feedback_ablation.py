@@ -107,7 +107,8 @@ def measure_focus(job, iters, num):
             averaged.setdefault(words, {})[kind] = dict(
                 n=rows[0]['n'],
                 **{k: round(statistics.mean(r[k] for r in rows), 4)
-                   for k in ('round1', 'round2', 'chance') if k in rows[0]})
+                   for k in ('round1', 'round2', 'vwa', 'chance')
+                   if k in rows[0]})
     return averaged
 
 
@@ -165,7 +166,8 @@ def summarize(variants):
                            for r in runs]
                 v['focus'][kind] = {
                     rnd: round(statistics.mean(f[rnd] for f in per_run), 4)
-                    for rnd in ('round1', 'round2', 'chance') if rnd in first}
+                    for rnd in ('round1', 'round2', 'vwa', 'chance')
+                    if rnd in first}
                 if 'round2' in first:
                     v['focus'][kind]['round2_minus_round1'] = interval(
                         [100 * (f['round2'] - f['round1']) for f in per_run])

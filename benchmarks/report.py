@@ -204,18 +204,21 @@ def ablation(r):
         table(['variant', 'val mIoU', 'minus HLA', 'last-interval gain',
                'time / run'], rows), '',
         'Differences to HLA: ' + '; '.join(verdicts) + '.']
-    focus = [[name, kind, f['round1'], f.get('round2', '-'), f['chance'],
+    focus = [[name, kind, f['round1'], f.get('round2', '-'),
               spread(f['round2_minus_round1'])
-              if 'round2_minus_round1' in f else '-']
+              if 'round2_minus_round1' in f else '-', f.get('vwa', '-'),
+              f['chance']]
              for name, v in variants.items()
              for kind, f in v.get('focus', {}).items()]
     if focus:
-        out += ['', 'Attention focus (share of a word\'s LWA attention '
-                'inside the referent, mean over HLA levels and seeds) of '
-                'words that also describe a distractor; round 2 minus round '
-                '1 in points, mean [95% CI] over seeds:', '',
-                table(['variant', 'words', 'round 1', 'round 2', 'chance',
-                       'round 2 - round 1'], focus)]
+        out += ['', 'Attention focus of the words that also describe a '
+                'distractor: the share of a word\'s attention inside the '
+                'referent, in LWA\'s rounds 1 and 2 and in VWA (the word\'s '
+                'own attention over the image), mean over HLA levels and '
+                'seeds; round 2 minus round 1 in points, mean [95% CI] over '
+                'seeds; chance = uniform attention:', '',
+                table(['variant', 'words', 'round 1', 'round 2',
+                       'round 2 - round 1', 'VWA', 'chance'], focus)]
     return '\n'.join(out)
 
 

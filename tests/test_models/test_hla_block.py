@@ -117,8 +117,9 @@ def reference(block, V, W, s, pad, feedback, vwa, out_norm,
         x_l = V + t1
     fused = V + x_l
     if vwa:
-        W = norm(block.word_norm,
-                 W + mha(block.word_attn, W, words_read)[0])
+        w_att, w_map = mha(block.word_attn, W, words_read)
+        maps['vwa'] = w_map.transpose(1, 2)  # each word over the tokens
+        W = norm(block.word_norm, W + w_att)
         fused = fused + mha(block.vision_attn, V, W, pad)[0]
     y = norm(block.fuse_norm, fused)
     x = y + mlp(block.ffn, y)
@@ -209,13 +210,16 @@ def test_feedback_changes_output_and_attention():
     (out_bu, _), maps_bu = without(vis, words, sentence, pad,
                                    return_attention=True)
     assert not torch.allclose(out_fb, out_bu, atol=1e-4)
-    assert list(maps_bu) == ['round1']
+    assert list(maps_bu) == ['round1', 'vwa']
     a1, a2 = maps['round1'], maps['round2']
     assert a1.shape == (2, 16, 5)
     torch.testing.assert_close(maps_bu['round1'], a1)  # same weights
     assert not torch.allclose(a1, a2)
     # rows are distributions over words
     torch.testing.assert_close(a1.sum(-1), torch.ones(2, 16))
+    # VWA: each word's attention is a distribution over the visual tokens
+    assert maps['vwa'].shape == (2, 16, 5)
+    torch.testing.assert_close(maps['vwa'].sum(1), torch.ones(2, 5))
 
 
 def test_padding_words_get_no_attention_and_do_not_matter():

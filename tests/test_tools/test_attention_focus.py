@@ -77,6 +77,11 @@ def test_a_cell_half_inside_counts_half():
                           mask)
     assert out[0]['round1'] == pytest.approx([0.375])
     assert 'round2' not in out[0]  # a model without feedback
+    uniform = np.ones((4, 4))
+    out = attention_focus(
+        [dict(round1=maps_for(red, red, (4, 4)),
+              vwa=maps_for(uniform, red, (4, 4)))], WORDS, mask)
+    assert out[0]['vwa'] == pytest.approx([1 / 8])  # uniform: the area
     assert mask_share(mask, (4, 4)) == pytest.approx(1 / 8)
 
 
@@ -193,13 +198,14 @@ def test_command_line_matches_the_function(tiny_checkpoint):
     import cv2
     mask = cv2.imread(osp.join(dataset.data_root, line['mask']), 0)
     direct = attention_focus(
-        [dict(round1=a['round1'], round2=a['round2']) for a in levels],
+        [dict(round1=a['round1'], round2=a['round2'], vwa=a['vwa'])
+         for a in levels],
         levels[0]['words'], mask, levels[0]['img_shape'],
         levels[0]['pad_shape'])
     content = [w for w in sample['sentence'].split() if word_type(w)]
     assert [e['word'] for e in sample['words']] == content
     for got, want in zip(sample['words'], direct):
-        for name in ('round1', 'round2'):
+        for name in ('round1', 'round2', 'vwa'):
             assert got[name] == pytest.approx(want[name], abs=1e-6)
             assert all(0 <= v <= 1 for v in got[name])
         assert got['matches_distractor'] == matches_distractor(

@@ -1,6 +1,7 @@
 """Attention focus: how much of each word's language-weighted attention
 falls on the referred object, in HLA's bottom-up round and in its
-feedback round.
+feedback round; and, for comparison, how much of the word's own attention
+over the image in VWA's word update does.
 
 For one word and one round, the focus is the share of the word's
 attention mass (its column of the LWA weights, over the visual tokens)
@@ -43,7 +44,9 @@ WORD_TYPES = dict(
     size=('small', 'large'),
     spatial=('left', 'right', 'top', 'bottom', 'above', 'below'),
 )
-ROUNDS = ('round1', 'round2')
+# LWA's two rounds (each visual token's attention over the words, read
+# per word) and VWA (each word's attention over the visual tokens)
+ROUNDS = ('round1', 'round2', 'vwa')
 SINGULAR = dict(circles='circle', squares='square', triangles='triangle',
                 shapes='shape')
 
@@ -118,7 +121,8 @@ def attention_focus(maps: Sequence[Dict[str, np.ndarray]],
     Args:
         maps (Sequence[dict]): Per HLA level (0 = shallowest), a dict with
             ``round1`` and, with feedback, ``round2``: the head-averaged
-            LWA weights (L_words, h, w) of the sentence's real tokens, as
+            LWA weights (L_words, h, w) of the sentence's real tokens, and,
+            with VWA, ``vwa`` (each word's attention over the image), as
             :func:`collect_attention` returns them for that level.
         words (Sequence[str]): The L_words tokens (start/end markers
             included).
@@ -351,8 +355,10 @@ def main(argv=None):
         config=args.config, checkpoint=args.checkpoint, split=args.split,
         data=osp.basename(dataset.data_root), num_sentences=len(samples),
         levels='level0 is the shallowest HLA level',
-        focus=('share of a word\'s LWA attention mass inside the referent '
-               'mask; mask resized to the token grid by area averaging'),
+        focus=('share of a word\'s LWA attention mass (round1, round2) or '
+               'of its VWA attention over the image (vwa) inside the '
+               'referent mask; mask resized to the token grid by area '
+               'averaging'),
         summary=summarise(samples, num_levels), samples=samples)
     with open(args.out, 'w') as f:
         json.dump(result, f, indent=1)
@@ -361,7 +367,7 @@ def main(argv=None):
             print(f'{level} {kind:8s} n={row["n"]:4d} '
                   f'round1={row.get("round1")} round2={row.get("round2")} '
                   f'diff={row.get("round2_minus_round1")} '
-                  f'chance={row["chance"]}')
+                  f'vwa={row.get("vwa")} chance={row["chance"]}')
     print(f'{args.out}: {len(samples)} sentences')
 
 

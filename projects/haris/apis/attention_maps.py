@@ -34,8 +34,10 @@ def collect_attention(inferencer: RefSegInferencer, image, text: str,
         level (int): HLA level, 0 = shallowest. Defaults to 0.
 
     Returns:
-        dict: ``round1`` and ``round2`` maps (L_real, h, w) of HLA level
-        ``level`` (0 = shallowest), ``words``, ``mask`` and ``image``.
+        dict: ``round1`` and ``round2`` LWA maps and the ``vwa`` map (each
+        word's attention over the image in VWA), each (L_real, h, w), of
+        HLA level ``level`` (0 = shallowest; a map is missing when the
+        model has no such part), ``words``, ``mask`` and ``image``.
     """
     neck = inferencer.model.neck
     if not 0 <= level < len(neck.blocks):
@@ -56,7 +58,7 @@ def collect_attention(inferencer: RefSegInferencer, image, text: str,
     grid = (pad_h // stride, pad_w // stride)
     out = dict(words=token_words(ids, real), mask=result['mask'], image=img,
                img_shape=result['img_shape'], pad_shape=(pad_h, pad_w))
-    for name in ('round1', 'round2'):
+    for name in ('round1', 'round2', 'vwa'):
         if name in maps:  # (N, L) -> (L_real, h, w)
             attn = maps[name][:, real.astype(bool)].T
             out[name] = attn.reshape(-1, *grid)

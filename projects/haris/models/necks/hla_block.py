@@ -167,7 +167,10 @@ class HLABlock(nn.Module):
             vision-grounded words (B, L, D) for the next level. With
             ``return_attention``, the pair ``(that tuple, maps)`` where
             ``maps`` holds ``round1`` and, with feedback, ``round2``: the
-            head-averaged LWA weights (B, N, L) of each round.
+            head-averaged LWA weights (B, N, L) of each round (each visual
+            token's attention over the words); with VWA, ``vwa``: the
+            head-averaged weights of its word update, each word's attention
+            over the visual tokens, transposed to (B, N, L).
         """
         maps: Dict[str, Tensor] = {}
         t1, maps['round1'] = self.language_weighted(vis, words, pad_mask,
@@ -191,7 +194,11 @@ class HLABlock(nn.Module):
             x_lang = vis + t1
         fused = vis + x_lang
         if self.vwa:
-            w_att, _ = self.word_attn(words, fed, fed, need_weights=False)
+            w_att, w_map = self.word_attn(
+                words, fed, fed, need_weights=return_attention,
+                average_attn_weights=True)
+            if return_attention:  # (B, L, N) -> (B, N, L), as LWA's maps
+                maps['vwa'] = w_map.transpose(1, 2)
             words = self.word_norm(words + w_att)  # (B, L, D)
             x_vis, _ = self.vision_attn(
                 vis, words, words, key_padding_mask=pad_mask,

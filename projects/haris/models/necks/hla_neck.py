@@ -104,7 +104,8 @@ class HLANeck(BaseModule):
             tuple: ``(X_1, ..., X_n, text)``. With ``return_attention``, the
             pair ``(that tuple, maps)``, where ``maps[i]`` is level i's dict
             of ``round1`` (and, with feedback, ``round2``) head-averaged
-            LWA weights (B, H_i * W_i, L).
+            LWA weights (B, H_i * W_i, L) and, with VWA, ``vwa`` (see
+            :meth:`HLABlock.forward`).
         """
         if len(visual) != len(self.blocks):
             raise ValueError(f'HLANeck was built for {len(self.blocks)} '
