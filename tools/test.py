@@ -189,6 +189,7 @@ def main():
     except (ValueError, RuntimeError) as err:
         sys.exit(str(err))
     evaluate_splits(runner, cfg, splits, args)
+    del runner  # its DDP model holds the process group
     close_distributed()
 
 

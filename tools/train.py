@@ -64,6 +64,7 @@ def main():
 
     runner.load_or_resume = scoped_load_or_resume
     runner.train()
+    del runner  # its DDP model holds the process group
     close_distributed()
 
 

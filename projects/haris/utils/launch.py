@@ -1,6 +1,7 @@
 """Command line and run-time set-up shared by tools/train.py and
 tools/test.py."""
 import argparse
+import gc
 import os
 import os.path as osp
 import sys
@@ -74,8 +75,16 @@ def load_run_config(args: argparse.Namespace) -> Config:
 
 
 def close_distributed() -> None:
-    """Destroy the process group before the process exits: a gloo group
-    left to the interpreter's teardown can abort a rank at exit
-    ('terminate called without an active exception')."""
+    """Destroy the process group, and free it, before the process exits.
+
+    A gloo group still alive at the interpreter's teardown can abort a rank
+    at exit ('terminate called without an active exception'). Destroying
+    the group is not enough while a DDP model still refers to it: the
+    Runner and its model sit in reference cycles, so they (and the group's
+    worker threads) would otherwise be freed only by the final garbage
+    collection during teardown. Callers drop their Runner first; the
+    collection here then frees the group while the interpreter is whole.
+    """
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+    gc.collect()
