@@ -171,6 +171,14 @@ def spread(stat):
     return text
 
 
+def run_time(variant):
+    """Mean CPU time of a run, else its wall time, else 'n/a'."""
+    if variant.get('cpu_seconds_mean'):
+        return minutes(variant['cpu_seconds_mean'])
+    wall = [r['seconds'] for r in variant['runs'] if r.get('seconds')]
+    return minutes(sum(wall) / len(wall)) + ' (wall)' if wall else 'n/a'
+
+
 def ablation(r):
     """The feedback ablation (benchmarks/feedback_ablation.py): mIoU per
     variant with the paired difference to HLA, then the attention focus."""
@@ -183,9 +191,7 @@ def ablation(r):
             name, f'{m["mean"]:.2f} ± {m["sd"]:.2f}',
             spread(v['minus_HLA']) if 'minus_HLA' in v else '(reference)',
             spread(v['last_step_gain']) if 'last_step_gain' in v else 'n/a',
-            minutes(v['cpu_seconds_mean']) if v.get('cpu_seconds_mean') else
-            minutes(sum(r['seconds'] for r in v['runs']) / len(v['runs']))
-            + ' (wall)'])
+            run_time(v)])
     verdicts = []
     for name, v in variants.items():
         d = v.get('minus_HLA')
