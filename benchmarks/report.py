@@ -228,6 +228,21 @@ def ablation(r):
     return '\n'.join(out)
 
 
+def ablation_summary(r):
+    """The README's short form of the feedback ablation."""
+    rows = []
+    for name, v in r['variants'].items():
+        gains = [f['round2_minus_round1']['mean']
+                 for f in v.get('focus', {}).values()
+                 if 'round2_minus_round1' in f]
+        rows.append([
+            name, f'{v["mIoU"]["mean"]:.2f} ± {v["mIoU"]["sd"]:.2f}',
+            spread(v['minus_HLA']) if 'minus_HLA' in v else '(reference)',
+            f'{sum(gains) / len(gains):+.2f}' if gains else '-'])
+    return table(['variant', 'val mIoU', 'minus HLA [95% CI]',
+                  'focus gain of round 2'], rows)
+
+
 def peft(r):
     arms = r['arms']
     pre = r['pretrain']
@@ -294,6 +309,7 @@ def sections():
         ('amp', amp, ['amp_bf16']),
         ('train_step', train_step, ['train_step']),
         ('ablation', ablation, ['feedback_ablation']),
+        ('ablation_summary', ablation_summary, ['feedback_ablation']),
         ('ablation_short', ablation, ['feedback_ablation_short']),
         ('ablation_1500', ablation, ['feedback_ablation_1500']),
         ('peft', peft, ['peft_evidence']),
