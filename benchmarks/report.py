@@ -205,8 +205,8 @@ def ablation(r):
         f'{r["iters"]} iterations per run on the {r["split"]} split, {n} '
         'seeds; val mIoU mean ± sd; the paired (same seed) difference to '
         'HLA and the gain of the last validation over the one before it, '
-        'each as mean [95% CI]; time of one run (two at a time, one '
-        'thread each):', '',
+        'each as mean [95% CI]; CPU time of one run, or wall time where '
+        'marked (two runs at a time, one thread each):', '',
         table(['variant', 'val mIoU', 'minus HLA', 'last-interval gain',
                'time / run'], rows), '',
         'Differences to HLA: ' + '; '.join(verdicts) + '.']
