@@ -11,14 +11,10 @@ One seed: a pilot of the measurement, not evidence on its own. Writes
 benchmarks/results/NAME.json.
 """
 import argparse
-import json
-import os
 import os.path as osp
-import subprocess
-import sys
 
-from common import ROOT, write_result
-from feedback_ablation import ablation_jobs
+from common import write_result
+from feedback_ablation import ablation_jobs, focus_result
 from peft_evidence import CONFIG, WORK, pretrain
 from training_runs import run_trainings
 
@@ -27,19 +23,6 @@ VARIANTS = {
     'no feedback': ['model.neck.feedback=False'],
 }
 SPLIT = 'distractor_attributes'
-
-
-def measure(job, iters, num):
-    """tools/analysis/attention_focus.py on the job's trained weights and
-    its own config (which carries the split); returns the JSON."""
-    out = osp.join(job['work_dir'], 'attention_focus.json')
-    subprocess.run([
-        sys.executable, 'tools/analysis/attention_focus.py',
-        osp.join(job['work_dir'], osp.basename(CONFIG)),
-        osp.join(job['work_dir'], f'iter_{iters}.pth'), '--split', 'val',
-        '--num', str(num), '--out', out
-    ], cwd=ROOT, check=True, env=dict(os.environ, OMP_NUM_THREADS='1'))
-    return json.load(open(out))
 
 
 def main():
@@ -58,7 +41,7 @@ def main():
     finals = run_trainings(jobs)
     variants = {}
     for job, val in zip(jobs, finals):
-        focus = measure(job, args.iters, args.num)
+        focus = focus_result(job, args.iters, args.num)
         variants[job['name']] = dict(
             mIoU=val['mIoU'], oIoU=val['oIoU'], seconds=val['seconds'],
             num_sentences=focus['num_sentences'], data=focus['data'],

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from common import RESULTS, ROOT, write_result
 from peft_evidence import CONFIG, WORK, pretrain
-from training_runs import run_trainings, schedule_options
+from training_runs import run_trainings, schedule_options, val_history
 
 HLA = 'HLA (feedback + VWA)'
 VARIANTS = {
@@ -77,17 +77,13 @@ def ablation_jobs(iters, seeds, clip_dir, folder='ablation',
 def curve(work_dir):
     """[(iteration, val mIoU, val oIoU)] of every validation of the
     newest run in ``work_dir``."""
-    import glob
-    scalars = sorted(
-        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))[-1]
-    rows = [json.loads(line) for line in open(scalars)]
-    return [(r['step'], r['mIoU'], r['oIoU']) for r in rows if 'mIoU' in r]
+    return [(r['step'], r['mIoU'], r['oIoU']) for r in val_history(work_dir)]
 
 
-def measure_focus(job, iters, num):
+def focus_result(job, iters, num):
     """tools/analysis/attention_focus.py on the job's final weights and its
-    own config (which carries the split); the summary, averaged over HLA
-    levels: {words: {word type: {round1, round2, chance, n}}}."""
+    own config (which carries the split), on ``num`` val sentences; its
+    JSON, kept in the work dir and reused."""
     out = osp.join(job['work_dir'], 'attention_focus.json')
     if not osp.isfile(out):
         subprocess.run([
@@ -98,7 +94,13 @@ def measure_focus(job, iters, num):
         ], cwd=ROOT, check=True, env=dict(os.environ, OMP_NUM_THREADS='1'),
             stdout=subprocess.DEVNULL)
         os.replace(out + '.tmp', out)
-    summary = json.load(open(out))['summary']
+    return json.load(open(out))
+
+
+def measure_focus(job, iters, num):
+    """The focus summary of ``focus_result``, averaged over HLA levels:
+    {words: {word type: {n, round1, round2, vwa, chance}}}."""
+    summary = focus_result(job, iters, num)['summary']
     averaged = {}
     for words in ('all', 'match_a_distractor'):
         levels = list(summary[words].values())

@@ -33,13 +33,19 @@ def schedule_options(iters: int) -> List[str]:
     ]
 
 
-def final_val(work_dir: str, key: str = 'mIoU') -> Dict[str, float]:
-    """The last validation metrics (the rows with ``key``) logged in
-    ``work_dir``."""
+def val_history(work_dir: str, key: str = 'mIoU') -> List[dict]:
+    """Every validation's metrics (the rows with ``key``, with their
+    ``step``) of the newest run logged in ``work_dir``."""
     scalars = sorted(
         glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))[-1]
     rows = [json.loads(line) for line in open(scalars)]
-    return [r for r in rows if key in r][-1]
+    return [r for r in rows if key in r]
+
+
+def final_val(work_dir: str, key: str = 'mIoU') -> Dict[str, float]:
+    """The last validation metrics (the rows with ``key``) logged in
+    ``work_dir``."""
+    return val_history(work_dir, key)[-1]
 
 
 def run(cmd: List[str], log: str, threads: Optional[int]) -> float:
