@@ -1,6 +1,7 @@
 from .contiguous_sampler import ContiguousSampler
 from .generic_dataset import GenericReferringDataset
 from .grefcoco_dataset import GRefCocoDataset
+from .image_decoding import read_image
 from .phrasecut_dataset import PhraseCutDataset
 from .refcoco_dataset import RefCocoDataset
 from .referring_dataset import ReferringDataset
@@ -10,5 +11,5 @@ from .transforms import *  # noqa: F401,F403
 __all__ = [
     'ContiguousSampler', 'GenericReferringDataset', 'GRefCocoDataset',
     'PhraseCutDataset', 'RefCocoDataset', 'ReferringDataset',
-    'SyntheticReferringDataset'
+    'SyntheticReferringDataset', 'read_image'
 ]

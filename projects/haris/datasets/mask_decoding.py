@@ -77,8 +77,12 @@ def decode_mask(ann: dict,
         raise ValueError(f'Unknown mask annotation type {kind!r}; expected '
                          "'coco', 'png' or 'union'.")
     if mask.shape[:2] != (height, width):
+        turned = mask.shape[:2] == (width, height)
         raise ValueError(
             f'Mask {ann.get("path", ann.get("source", ""))} is '
             f'{mask.shape[1]}x{mask.shape[0]} but its image is '
-            f'{width}x{height}; masks must match their image size.')
+            f'{width}x{height}; masks must match their image size.' +
+            (' Images are loaded upright (their EXIF orientation applied, '
+             'as viewers show them): draw the mask on the upright image.'
+             if turned else ''))
     return (mask > 0).astype(np.uint8)
