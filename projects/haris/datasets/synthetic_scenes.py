@@ -3,7 +3,6 @@ exactly one of them, or, in the generalized mode, none or several."""
 import itertools
 from typing import Dict, List, Optional, Tuple
 
-import cv2
 import numpy as np
 
 COLOURS = {  # RGB
@@ -33,17 +32,36 @@ COUNT_WORDS = {2: 'two', 3: 'three', 4: 'four', 5: 'five', 6: 'six'}
 SCENE_KINDS = ('no_target', 'single', 'multi')
 
 
-def draw_object(canvas: np.ndarray, obj: dict, value) -> None:
-    """Draw one object (filled) on ``canvas`` in place with ``value``."""
+def shape_mask(obj: dict, height: int, width: int) -> np.ndarray:
+    """(height, width) bool mask of one object, computed with integer
+    arithmetic only, so every NumPy gives the same pixels (OpenCV's
+    polygon filling changed between versions: 4.8 and 4.11 fill a small
+    triangle's right edge differently).
+
+    Pixel (x, y) covers the unit cell [x, x + 1) x [y, y + 1). A circle
+    takes the pixels within ``r`` of its centre, a square the pixels within
+    ``r`` along both axes. The triangle (apex at (cx, cy - r), base from
+    (cx - r, cy + r) to (cx + r, cy + r)) takes in row y the pixels whose
+    cell meets its cross-section [cx - h / 2, cx + h / 2] at that row's
+    height, h = y - (cy - r). These are the pixels OpenCV 4.11 draws with
+    ``cv2.circle``, ``cv2.rectangle`` and ``cv2.fillPoly``.
+    """
     cx, cy, r = obj['x'], obj['y'], obj['r']
+    ys, xs = np.ogrid[:height, :width]
     if obj['shape'] == 'circle':
-        cv2.circle(canvas, (cx, cy), r, value, -1)
-    elif obj['shape'] == 'square':
-        cv2.rectangle(canvas, (cx - r, cy - r), (cx + r, cy + r), value, -1)
-    else:
-        pts = np.array([[cx, cy - r], [cx - r, cy + r], [cx + r, cy + r]],
-                       np.int32)
-        cv2.fillPoly(canvas, [pts], value)
+        return (xs - cx)**2 + (ys - cy)**2 <= r * r
+    if obj['shape'] == 'square':
+        return (abs(xs - cx) <= r) & (abs(ys - cy) <= r)
+    h = ys - (cy - r)  # (height, 1) height below the apex
+    # x <= cx + h / 2 and x + 1 > cx - h / 2, doubled to stay in integers
+    return ((h >= 0) & (h <= 2 * r) & (2 * xs <= 2 * cx + h)
+            & (2 * xs + 2 > 2 * cx - h))
+
+
+def draw_object(canvas: np.ndarray, obj: dict, value) -> None:
+    """Draw one object (filled) on ``canvas`` in place with ``value`` (a
+    scalar, or a colour for an (H, W, C) canvas)."""
+    canvas[shape_mask(obj, *canvas.shape[:2])] = value
 
 
 def render_image(scene: dict) -> np.ndarray:
