@@ -32,6 +32,7 @@ def test_expressions_pick_exactly_the_target():
 
 def test_relational_only_needs_spatial_words():
     for scene in generate_scenes(30, seed=1, relational_only=True):
+        assert scene['sentences']
         for s in scene['sentences']:
             assert any(w in s for w in ('left', 'right', 'top', 'bottom'))
 
@@ -41,7 +42,16 @@ def test_describe_rejects_ambiguous():
                  r=5),
             dict(shape='circle', colour='red', size='small', x=12, y=60,
                  r=5)]
-    assert all('top' in s or 'bottom' in s for s in describe(objs, 0))
+    # the two red small circles differ only in height (50 px apart; 2 px
+    # across is within the margin, so no 'left'/'right'): every sentence
+    # needs 'top', one per attribute set
+    assert describe(objs, 0) == [
+        'the circle at the top', 'the red circle at the top',
+        'the small circle at the top', 'the small red circle at the top']
+    assert describe(objs, 1) == [
+        'the circle at the bottom', 'the red circle at the bottom',
+        'the small circle at the bottom',
+        'the small red circle at the bottom']
 
 
 def test_deterministic_files_and_exact_masks(tmp_path):

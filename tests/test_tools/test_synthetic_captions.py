@@ -38,6 +38,7 @@ def test_batches_have_distinct_captions_and_bad_size_fails():
 def test_held_out_is_deterministic_and_covers_all_captions():
     a, labels = held_out_captions(192)
     b, _ = held_out_captions(192)
+    assert len(a) == len(b) == 192
     assert all((x == y).all() for x, y in zip(a, b))
     assert sorted(set(labels)) == list(range(96))
     train, _ = caption_batch(np.random.default_rng(1000), 96)
