@@ -78,3 +78,39 @@ class FaultHook(Hook):
 
         # this process is about to die; nothing else shares the patch
         LocalBackend.put = write_half_and_die
+
+
+@HOOKS.register_module()
+class VisionPassCounterHook(Hook):
+    """Count, in a test run, the images CLIP's vision tower encodes (the
+    batch sizes reaching its patch embedding), the sentences scored, and
+    the distinct images of each batch; write them to ``{out}.rank{rank}``
+    (JSON) after the test loop."""
+
+    def __init__(self, out: str) -> None:
+        self.out = out
+        self.encoded = 0
+        self.sentences = []
+        self.distinct_per_batch = []
+
+    def before_test(self, runner) -> None:
+        model = runner.model
+        if is_model_wrapper(model):
+            model = model.module
+        embeddings = model.backbone.clip.vision_model.embeddings
+        embeddings.register_forward_pre_hook(self.count)
+
+    def count(self, module, args) -> None:
+        self.encoded += args[0].shape[0]
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None,
+                        outputs=None) -> None:
+        paths = [out.img_path for out in outputs]
+        self.sentences += [[path, out.text]
+                           for path, out in zip(paths, outputs)]
+        self.distinct_per_batch.append(len(set(paths)))
+
+    def after_test(self, runner) -> None:
+        with open(f'{self.out}.rank{get_dist_info()[0]}', 'w') as f:
+            json.dump(dict(encoded=self.encoded, sentences=self.sentences,
+                           distinct_per_batch=self.distinct_per_batch), f)
