@@ -66,31 +66,27 @@ def parse_expressions(text: Optional[str]) -> List[str]:
     return lines
 
 
-def check_image(image: Optional[np.ndarray],
-                max_side: int = MAX_SIDE) -> np.ndarray:
-    """The page's image as (H, W, 3) uint8 RGB; grey and RGBA images are
-    converted, missing or oversized ones refused."""
+def check_image(image, max_side: int = MAX_SIDE) -> np.ndarray:
+    """The page's image (the uploaded file's path, or an RGB array) as
+    (H, W, 3) uint8 RGB, read as every entry point reads images
+    (``read_image``: EXIF orientation applied once, grey, RGBA, palette
+    and 16-bit converted); missing or oversized images are refused."""
+    from projects.haris.datasets import read_image
     if image is None:
         raise InputError('Upload an image first (or click one of the '
                          'examples below).')
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise InputError(f'Pixels of type {image.dtype} are not supported; '
-                         'upload an 8-bit PNG or JPEG.')
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[..., 0]
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    elif image.ndim == 3 and image.shape[2] == 4:
-        image = image[..., :3]
-    if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
-        raise InputError(f'An array of shape {image.shape} is not an image.')
-    h, w = image.shape[:2]
+    try:  # an array keeps its channel order: RGB in, RGB out
+        rgb = read_image(image, 'The uploaded image')
+    except (OSError, ValueError) as err:
+        raise InputError(str(err)) from err
+    if not isinstance(image, np.ndarray):
+        rgb = np.ascontiguousarray(rgb[..., ::-1])
+    h, w = rgb.shape[:2]
     if max(h, w) > max_side:
         raise InputError(f'The image is {w}x{h} pixels; the page takes at '
                          f'most {max_side} pixels a side. Downscale it and '
                          'upload it again.')
-    return np.ascontiguousarray(image)
+    return rgb
 
 
 def apply_threshold(result: dict, threshold: float) -> dict:
@@ -222,9 +218,12 @@ def build_app(inferencer, max_side: int = MAX_SIDE, examples=EXAMPLES):
                     'Each expression gets its own mask.')
         with gr.Row():
             with gr.Column():
-                image = gr.Image(label='image', type='numpy',
-                                 image_mode='RGB', sources=['upload'],
-                                 elem_id='image')
+                # the file as uploaded: check_image reads it as every
+                # entry point does (gradio would turn it upright itself
+                # and clip 16-bit pixels)
+                image = gr.Image(label='image', type='filepath',
+                                 image_mode=None, format='png',
+                                 sources=['upload'], elem_id='image')
                 text = gr.Textbox(label='expressions, one per line',
                                   lines=3, placeholder='the red circle',
                                   elem_id='expressions')

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from projects.haris.apis import RefSegInferencer, load_image
+from projects.haris.apis import RefSegInferencer
+from tests.test_apis.bright_segmentor import bright_config, bright_pixels
+from tests.test_datasets.test_image_decoding import image_kinds
 from tests.tiny_models import tiny_model_cfg
 
 
@@ -35,15 +37,31 @@ def test_masks_at_original_size_and_broadcast(inferencer):
         np.testing.assert_allclose(a['prob'], b['prob'], atol=1e-5)
 
 
-def test_image_kinds(inferencer, tmp_path):
-    grey = np.random.randint(0, 255, (40, 40), np.uint8)
-    rgba = np.random.randint(0, 255, (40, 40, 4), np.uint8)
-    deep = np.random.randint(0, 65535, (40, 40, 3), np.uint16)
-    for img in (grey, rgba, deep):
-        assert load_image(img).shape == (40, 40, 3)
-    cv2.imwrite(str(tmp_path / 'deep.png'), deep)
-    assert load_image(str(tmp_path / 'deep.png')).dtype == np.uint8
-    assert inferencer(np.zeros((1, 1, 3), np.uint8), 'dot')[0][
+@pytest.fixture(scope='module')
+def bright():
+    """An inferencer whose masks are the image's bright pixels."""
+    cfg = Config.fromfile('configs/haris_synthetic.py')
+    cfg.model = bright_config(tiny_model_cfg())
+    return RefSegInferencer(cfg, checkpoint=None, device='cpu')
+
+
+def test_image_kinds(bright, tmp_path):
+    """Grey, RGBA, palette and 16-bit images, from a file, a PIL image or
+    an array: the mask is the bright part of the converted pixels."""
+    images, wanted = [], []
+    for name, (path, pil, array, pixels) in image_kinds(tmp_path).items():
+        want = bright_pixels(pixels)
+        assert 0.1 < want.mean() < 0.5, name
+        for image in (path, pil, array):
+            if image is not None:
+                images.append(image)
+                wanted.append((name, want))
+    results = bright(images, 'the bright part', batch_size=len(images))
+    for result, (name, want) in zip(results, wanted):
+        mask = result['mask']
+        assert mask.shape == want.shape, name
+        assert (mask & want).sum() / (mask | want).sum() > 0.8, name
+    assert bright(np.zeros((1, 1, 3), np.uint8), 'dot')[0][
         'mask'].shape == (1, 1)
 
 

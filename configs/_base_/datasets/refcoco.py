@@ -9,7 +9,7 @@ test_splits = ['val', 'testA', 'testB']
 image_size = 416
 context_length = 22
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferringImage'),
     dict(type='LoadReferringMask'),
     dict(type='PickExpression'),
     # Horizontal flips swap left/right in the text; off, as in the field.
@@ -19,7 +19,7 @@ train_pipeline = [
     dict(type='PackReferringInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferringImage'),
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
     dict(type='LoadReferringMask'),
     dict(type='PickExpression'),

@@ -6,7 +6,7 @@ test_splits = ['val', 'test']
 image_size = 96
 context_length = 16
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferringImage'),
     dict(type='LoadReferringMask'),
     dict(type='PickExpression'),
     dict(type='RandomFlipReferring', prob=0.5, direction='horizontal'),
@@ -15,7 +15,7 @@ train_pipeline = [
     dict(type='PackReferringInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='LoadReferringImage'),
     dict(type='Resize', scale=(image_size, image_size), keep_ratio=True),
     dict(type='LoadReferringMask'),
     dict(type='PickExpression'),

@@ -1,7 +1,6 @@
 from .attention_maps import collect_attention, draw_attention_figure
-from .inferencer import RefSegInferencer, load_image
+from .inferencer import RefSegInferencer
 
 __all__ = [
-    'RefSegInferencer', 'collect_attention', 'draw_attention_figure',
-    'load_image'
+    'RefSegInferencer', 'collect_attention', 'draw_attention_figure'
 ]

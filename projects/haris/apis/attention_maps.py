@@ -9,7 +9,8 @@ import torch
 from mmseg.utils.tokenizer import SimpleTokenizer
 from ..models.utils import record_attention
 from ..visualization import draw_mask
-from .inferencer import RefSegInferencer, load_image
+from ..datasets import read_image
+from .inferencer import RefSegInferencer
 
 
 def token_words(token_ids: np.ndarray, token_mask: np.ndarray) -> List[str]:
@@ -44,7 +45,7 @@ def collect_attention(inferencer: RefSegInferencer, image, text: str,
         raise ValueError(f'level {level} does not exist: the neck has '
                          f'{len(neck.blocks)} HLA levels, 0 (shallowest) to '
                          f'{len(neck.blocks) - 1}.')
-    img = load_image(image)
+    img = read_image(image)
     with record_attention(neck) as calls:
         result = inferencer(img, text)[0]
     if len(calls) != 1:

@@ -9,11 +9,10 @@ import torch
 from mmengine.dataset import Compose, pseudo_collate
 
 from mmseg.apis import init_model
-from ..datasets import ReferringDataset
+from ..datasets import ReferringDataset, read_image
+from ..datasets.image_decoding import IMAGE_TYPES, ImageType
 from ..utils import load_model_checkpoint
 from ..visualization import add_caption, draw_mask
-
-ImageType = Union[str, np.ndarray]
 
 
 def answer(result: dict) -> str:
@@ -21,34 +20,6 @@ def answer(result: dict) -> str:
     if result.get('no_target'):
         return f'no target (p {result["no_target_score"]:.2f})'
     return f'{result["score"]:.2f}'
-
-
-def load_image(image: ImageType) -> np.ndarray:
-    """A path or array as an (H, W, 3) uint8 BGR image. Grey, RGBA and
-    16-bit images are converted; unreadable files raise a clear error."""
-    if isinstance(image, str):
-        if not osp.isfile(image):
-            raise FileNotFoundError(f'Image {image} not found.')
-        img = mmcv.imread(image, flag='unchanged')
-        if img is None:
-            raise ValueError(f'Image {image} could not be decoded; is it a '
-                             'valid JPEG/PNG file?')
-    else:
-        img = np.asarray(image)
-    if img.dtype == np.uint16:
-        img = (img // 257).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        raise ValueError(f'Image dtype {img.dtype} is not supported; pass '
-                         'uint8 or uint16 pixels.')
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    elif img.ndim == 3 and img.shape[2] == 4:
-        img = img[..., :3]
-    elif img.ndim == 3 and img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 1:
-        raise ValueError(f'Image of shape {img.shape} is not an image.')
-    return np.ascontiguousarray(img)
 
 
 class RefSegInferencer:
@@ -104,7 +75,7 @@ class RefSegInferencer:
         """The config's test pipeline, fed from memory and without masks."""
         steps = []
         for step in cfg.test_dataloader.dataset.pipeline:
-            if step['type'] == 'LoadImageFromFile':
+            if step['type'] in ('LoadImageFromFile', 'LoadReferringImage'):
                 step = dict(type='LoadImageFromNDArray')
             elif step['type'] == 'LoadReferringMask':
                 continue
@@ -140,7 +111,7 @@ class RefSegInferencer:
             a model without that output), and the model input's
             ``img_shape``/``pad_shape`` and ``token_ids``/``token_mask``.
         """
-        images = [images] if isinstance(images, (str, np.ndarray)) \
+        images = [images] if isinstance(images, IMAGE_TYPES) \
             else list(images)
         texts = [texts] if isinstance(texts, str) else list(texts)
         if len(images) == 1:
@@ -156,7 +127,7 @@ class RefSegInferencer:
         for i, (image, text) in enumerate(zip(images, texts)):
             key = image if isinstance(image, str) else id(image)
             if key not in loaded:
-                loaded[key] = load_image(image)
+                loaded[key] = read_image(image)
             pairs_of.setdefault(key, []).append(i)
             samples.append(self.prepare(loaded[key], text))
         results = [None] * len(samples)
@@ -223,7 +194,7 @@ class RefSegInferencer:
         """BGR picture of the mask (tinted, outlined; every region of a
         multi-target answer) with the sentence and its score, or the words
         "no target" when that is the answer."""
-        rgb = load_image(image)[..., ::-1]
+        rgb = read_image(image)[..., ::-1]
         drawn = add_caption(draw_mask(rgb, result['mask']),
                             f'{result["text"]}  ({answer(result)})')
         return np.ascontiguousarray(drawn[..., ::-1])
