@@ -76,3 +76,89 @@ def test_load_from_keeps_the_seeded_generator():
     hook.after_load_checkpoint(runner, ckpt)  # load_from: iteration 0
     hook.before_train(runner)
     assert torch.equal(step(hook, runner), expected)
+
+
+def as_rank(monkeypatch, rank, world, others=()):
+    """Make the hook see process ``rank`` of ``world``; the gather returns
+    ``others`` around this process's state."""
+    import projects.haris.engine.rng_state_hook as module
+    monkeypatch.setattr(module, 'get_dist_info', lambda: (rank, world),
+                        raising=False)
+
+    def gather(state):
+        out = list(others)
+        out.insert(rank, state)
+        assert len(out) == world
+        return out
+
+    monkeypatch.setattr(module, 'all_gather_object', gather, raising=False)
+
+
+def test_each_rank_continues_its_own_state(monkeypatch):
+    """Rank 0 writes the checkpoint; rank 1 resumed from it continues rank
+    1's stream, not rank 0's."""
+    torch.manual_seed(1)  # rank 1's stream: a step, then the next one's
+    torch.rand(4)
+    rank1 = dict(cpu=torch.get_rng_state())
+    expected = torch.rand(4)
+    torch.manual_seed(0)  # rank 0 trains a step and writes the checkpoint
+    as_rank(monkeypatch, 0, 2, others=[rank1])
+    hook, runner = RngStateHook(), SimpleNamespace(iter=0)
+    hook.before_train(runner)
+    step(hook, runner)
+    ckpt = checkpoint(hook, runner)
+
+    as_rank(monkeypatch, 1, 2, others=[None])
+    torch.manual_seed(5)
+    hook, runner = RngStateHook(), SimpleNamespace(iter=0)
+    hook.after_load_checkpoint(runner, ckpt)
+    runner.iter = ckpt['meta']['iter']
+    hook.before_train(runner)
+    assert torch.equal(step(hook, runner), expected)
+
+
+def test_other_world_size_keeps_the_seeded_generator(monkeypatch):
+    """A checkpoint of 2 processes resumed in 1 (or in 3): a warning
+    naming both counts, and the generator as seeded."""
+    import projects.haris.engine.rng_state_hook as module
+    logged = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, **kwargs: logged.append(msg),
+                        raising=False)
+    torch.manual_seed(0)
+    as_rank(monkeypatch, 0, 2, others=[dict(cpu=torch.get_rng_state())])
+    hook, runner = RngStateHook(), SimpleNamespace(iter=0)
+    hook.before_train(runner)
+    step(hook, runner)
+    ckpt = checkpoint(hook, runner)
+    for rank, world in ((0, 1), (2, 3)):
+        as_rank(monkeypatch, rank, world, others=[None] * (world - 1))
+        torch.manual_seed(5)
+        expected = torch.rand(4)
+        torch.manual_seed(5)
+        hook, runner = RngStateHook(), SimpleNamespace(iter=0)
+        hook.after_load_checkpoint(runner, ckpt)
+        runner.iter = ckpt['meta']['iter']
+        hook.before_train(runner)
+        assert torch.equal(step(hook, runner), expected)
+        assert 'of 2 processes' in logged[-1] and f'has {world}' in \
+            logged[-1]
+
+
+def test_single_state_of_earlier_checkpoints_resumes_one_process():
+    """Checkpoints written before the per-process states held one state
+    under ``torch_rng_state``: a one-process resume continues it."""
+    torch.manual_seed(0)
+    hook, runner = RngStateHook(), SimpleNamespace(iter=0)
+    hook.before_train(runner)
+    step(hook, runner)
+    ckpt = checkpoint(hook, runner)
+    expected = step(hook, runner)
+    meta = ckpt['meta']
+    meta['torch_rng_state'] = meta.pop('torch_rng_states')[0]
+    torch.manual_seed(5)
+    hook, runner = RngStateHook(), SimpleNamespace(iter=0)
+    hook.after_load_checkpoint(runner, ckpt)
+    runner.iter = meta['iter']
+    hook.before_train(runner)
+    assert torch.equal(step(hook, runner), expected)
