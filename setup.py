@@ -1,6 +1,6 @@
 import os.path as osp
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
 
@@ -19,7 +19,10 @@ setup(
     version='0.1.0',
     description='HARIS: Human-Like Attention for Referring Image '
     'Segmentation, on the OpenMMLab stack',
-    packages=find_packages(include=['projects', 'projects.*']),
+    # `projects` is a namespace package (PEP 420): installed, it leaves
+    # other `projects.*` (e.g. mmseg's project folders) importable
+    packages=find_namespace_packages(
+        include=['projects.haris', 'projects.haris.*']),
     python_requires='>=3.9',
     install_requires=parse_requirements('runtime'),
     extras_require={
