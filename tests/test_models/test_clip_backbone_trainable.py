@@ -4,10 +4,18 @@ gets a gradient from one step (DDP's condition), for CLIP's vision tower
 and for an mmpretrain vision encoder."""
 import os.path as osp
 
+import peft
 import pytest
 import torch
+import torch.nn as nn
+from peft.tuners.tuners_utils import BaseTunerLayer
+from transformers import CLIPConfig, CLIPModel
 
 from mmseg.registry import MODELS
+from projects.haris.models.backbones.mmpretrain_clip_text_backbone import \
+    build_mmpretrain_backbone
+from projects.haris.utils.frozen_weights import (fingerprint,
+                                                 frozen_pretrained_keys)
 from tests.tiny_models import TINY_CLIP
 
 KEYS = osp.join(osp.dirname(osp.abspath(__file__)),
@@ -25,14 +33,14 @@ def vit(out_indices=(0, 1)):
 
 
 def build_clip_vision(out_indices=(1, 1), **kwargs):
-    return MODELS.build(dict(type='HFCLIPBackbone', clip_config=TINY_CLIP,
-                             out_indices=out_indices, **kwargs))
+    return MODELS.build(dict(dict(type='HFCLIPBackbone', clip_config=TINY_CLIP,
+                                  out_indices=out_indices), **kwargs))
 
 
 def build_mmpretrain_vision(out_indices=(0, 1), **kwargs):
-    return MODELS.build(dict(type='MMPretrainCLIPTextBackbone',
-                             clip_config=TINY_CLIP,
-                             vision_encoder=vit(out_indices), **kwargs))
+    return MODELS.build(dict(dict(type='MMPretrainCLIPTextBackbone',
+                                  clip_config=TINY_CLIP,
+                                  vision_encoder=vit(out_indices)), **kwargs))
 
 
 BUILD = dict(HFCLIPBackbone=build_clip_vision,
@@ -69,14 +77,64 @@ def one_step(backbone):
     loss.backward()
 
 
-@pytest.mark.parametrize('name', sorted(BUILD))
-def test_state_dict_keys_unchanged(name):
+@pytest.mark.parametrize('name,count', [('HFCLIPBackbone', 90),
+                                        ('MMPretrainCLIPTextBackbone', 92)])
+def test_state_dict_keys_unchanged(name, count):
     backbone = BUILD[name](peft_cfg=LORA)
     found = [f'{k} {tuple(v.shape)}'
              for k, v in backbone.state_dict().items()]
     expected = read_keys()[name]
-    assert len(expected) == 94
+    assert len(expected) == count
     assert found == expected
+
+
+def old_layout(name):
+    """The backbone as built before layers no output uses were left
+    without adapters: peft injected into every targeted layer (the
+    unused ones frozen). Its adapters are random, B included."""
+    backbone = BUILD[name](peft_cfg=None)
+    for encoder in backbone.encoders():
+        peft.inject_adapter_in_model(peft.get_peft_config(LORA), encoder)
+    with torch.no_grad():
+        for key, value in backbone.named_parameters():
+            if 'lora_B' in key:
+                value.normal_()
+    return backbone.eval()
+
+
+@pytest.mark.parametrize('name,unused', [
+    ('HFCLIPBackbone', 'clip.vision_model.encoder.layers.1.'),
+    ('MMPretrainCLIPTextBackbone', 'vision.layers.2.'),
+])
+def test_no_adapters_where_no_output_depends(name, unused):
+    """Adapters there would be frozen and random: a checkpoint that
+    leaves out frozen weights could then only be loaded with the seed it
+    was written with."""
+    backbone = BUILD[name](peft_cfg=LORA)
+    layers = [n for n, m in backbone.named_modules()
+              if isinstance(m, BaseTunerLayer)]
+    assert layers and not [n for n in layers if n.startswith(unused)]
+    assert any(n.startswith(unused) for n in backbone.state_dict())
+    torch.manual_seed(0)
+    state = old_layout(name).state_dict()
+    assert [k for k in state if k.startswith(unused) and 'lora_A' in k]
+
+
+@pytest.mark.parametrize('name', sorted(BUILD))
+def test_state_dicts_with_adapters_in_unused_layers_still_load(name):
+    """Such a state dict loads strictly (those adapters never changed an
+    output) and gives the same outputs."""
+    torch.manual_seed(0)
+    old = old_layout(name)
+    torch.manual_seed(1)
+    new = BUILD[name](peft_cfg=LORA).eval()
+    new.load_state_dict(old.state_dict())
+    img = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        a, b = old(img, *text()), new(img, *text())
+    for x, y in zip(a['visual'] + [a['words'], a['sentence']],
+                    b['visual'] + [b['words'], b['sentence']]):
+        assert torch.equal(x, y)
 
 
 def test_clip_layers_past_the_deepest_output_are_frozen():
@@ -135,3 +193,26 @@ def test_every_trainable_parameter_gets_a_gradient(name, out_indices,
     # frozen parameters get none (the optimizer never sees them)
     assert all(p.grad is None for p in backbone.parameters()
                if not p.requires_grad)
+
+
+@pytest.mark.parametrize('name', sorted(BUILD))
+def test_frozen_fingerprint_does_not_depend_on_the_seed(name, tmp_path):
+    """What a checkpoint of trained weights leaves out (the frozen
+    pretrained weights) and its fingerprint are the same whatever the
+    seed, with a vision layer no output uses."""
+    torch.manual_seed(0)
+    CLIPModel(CLIPConfig(**TINY_CLIP)).save_pretrained(tmp_path / 'clip')
+    vision = build_mmpretrain_backbone(vit())
+    torch.save(dict(state_dict=vision.state_dict()), tmp_path / 'vit.pth')
+    kwargs = dict(peft_cfg=LORA, pretrained=str(tmp_path / 'clip'),
+                  clip_config=None)
+    if name == 'MMPretrainCLIPTextBackbone':
+        kwargs['vision_encoder'] = dict(vit(), init_cfg=dict(
+            type='Pretrained', checkpoint=str(tmp_path / 'vit.pth')))
+    prints = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = nn.ModuleDict(dict(backbone=BUILD[name](**kwargs)))
+        keys = frozen_pretrained_keys(model, dict(type=name, **kwargs))
+        prints.append((keys, fingerprint(model.state_dict(), keys)))
+    assert prints[0][0] and prints[0] == prints[1]

@@ -1,6 +1,7 @@
 """What every HARIS backbone shares: CLIP's text tower, a vision encoder,
 both frozen and tuned through ``peft`` adapters."""
 import os
+import re
 from typing import Dict, List, Optional
 
 import peft
@@ -20,6 +21,17 @@ DEFAULT_PEFT = dict(
     target_modules=['q_proj', 'k_proj', 'v_proj', 'out_proj'])
 
 
+def is_local_path(pretrained: str) -> bool:
+    """Whether ``pretrained`` names a folder rather than a hub id: it
+    exists, starts with '.', '/' or '~', has more than one '/' (hub ids
+    are 'owner/name'), or its first component exists here (e.g.
+    ``work_dirs/tiny_clip`` where ``work_dirs`` exists)."""
+    path = os.path.expanduser(pretrained)
+    first = pretrained.replace(os.sep, '/').split('/')[0]
+    return (os.path.exists(path) or pretrained.startswith(('.', '/', '~'))
+            or pretrained.count('/') > 1 or os.path.exists(first))
+
+
 def build_clip(pretrained: Optional[str],
                clip_config: Optional[dict]) -> CLIPModel:
     """Load CLIP from a hub id / local directory, or build it from a
@@ -30,21 +42,50 @@ def build_clip(pretrained: Optional[str],
     if clip_config is not None:
         return CLIPModel(CLIPConfig(**clip_config))
     path = os.path.expanduser(pretrained)
-    looks_local = pretrained.startswith(('.', '/', '~')) or \
-        pretrained.count('/') > 1
-    if looks_local and not os.path.isdir(path):
-        raise FileNotFoundError(
-            f'CLIP directory {pretrained!r} not found. Point '
-            '`model.backbone.pretrained` at a folder saved with '
-            '`save_pretrained` (config.json + weights) or at a hub id such '
-            'as openai/clip-vit-base-patch16.')
+    fix = ('Point `model.backbone.pretrained` at a folder saved with '
+           '`save_pretrained` (config.json + weights; the demo\'s '
+           '`python tools/pretrain_clip.py configs/haris_synthetic.py '
+           '--out work_dirs/tiny_clip` writes one) or at a hub id such as '
+           'openai/clip-vit-base-patch16.')
+    if is_local_path(pretrained):
+        if not os.path.isdir(path):
+            raise FileNotFoundError(
+                f'CLIP folder {pretrained!r} not found (looked for '
+                f'{os.path.abspath(path)}). {fix}')
+        try:
+            return CLIPModel.from_pretrained(path, trust_remote_code=False)
+        except OSError as err:
+            raise OSError(f'CLIP folder {pretrained!r} could not be loaded: '
+                          f'{err}\n{fix}') from err
     try:
         return CLIPModel.from_pretrained(path, trust_remote_code=False)
     except OSError as err:
         raise OSError(
-            f'Could not load CLIP weights from {pretrained!r}: {err}\n'
-            'Offline? Download the model once (or copy its folder) and set '
-            '`model.backbone.pretrained` to that local directory.') from err
+            f'Could not load CLIP weights from {pretrained!r}, read as a '
+            f'hub id (there is no local folder {os.path.abspath(path)}): '
+            f'{err}\nOffline? Download the model once (or copy its folder) '
+            f'and set `model.backbone.pretrained` to that local directory. '
+            f'{fix}') from err
+
+
+def exclude_modules(config: peft.PeftConfig, names: List[str]) -> None:
+    """Add the modules ``names`` and everything inside them to the
+    modules ``config`` leaves without adapters, beside its own
+    ``exclude_modules``.
+
+    Adapters there would be frozen (nothing there is used) but randomly
+    initialised, so a checkpoint would depend on the random seed.
+    """
+    if not names or not hasattr(config, 'exclude_modules'):
+        return
+    pattern = r'(?:{})(?:\..*)?'.format('|'.join(map(re.escape, names)))
+    own = config.exclude_modules
+    if isinstance(own, str):  # a regex, matched against the full name
+        pattern += f'|(?:{own})'
+    elif own:  # names, matched as the end of a module's name
+        pattern += r'|(?:.*\.)?(?:{})'.format('|'.join(
+            map(re.escape, sorted(own))))
+    config.exclude_modules = pattern
 
 
 class AdaptedCLIPBackboneBase(BaseModule):
@@ -106,15 +147,33 @@ class AdaptedCLIPBackboneBase(BaseModule):
 
     def inject_adapters(self, peft_cfg: Optional[dict]) -> None:
         """Freeze the encoders (unless ``frozen=False``), inject the
-        adapters of ``peft_cfg`` into each, then freeze what HARIS never
-        uses."""
+        adapters of ``peft_cfg`` into each, except into the modules no
+        output uses (:meth:`never_used`), then freeze those modules."""
+        never_used = {id(m) for m in self.never_used()}
         for encoder in self.encoders():
             encoder.requires_grad_(not self.frozen)
             if peft_cfg is not None:
                 config = peft.get_peft_config(dict(peft_cfg))
+                exclude_modules(config, [
+                    name for name, module in encoder.named_modules()
+                    if id(module) in never_used
+                ])
                 peft.inject_adapter_in_model(config, encoder)
                 if not self.frozen:  # full fine-tuning trains the base too
                     encoder.requires_grad_(True)
+        adapted = [
+            f'{name}.{inner}' for name, module in self.named_modules()
+            if id(module) in never_used
+            for inner, layer in module.named_modules()
+            if isinstance(layer, BaseTunerLayer)
+        ]
+        if adapted:
+            raise ValueError(
+                f'peft_cfg {peft_cfg["peft_type"]} has no `exclude_modules` '
+                f'and put adapters into modules no output uses '
+                f'({adapted[0]}, ...), where they would stay random. Use '
+                'a peft type that has it (LORA, IA3, ADALORA, LOHA, LOKR, '
+                'OFT, BOFT, ...) or target other modules.')
         self.freeze_unused()
         total = sum(p.numel() for p in self.parameters())
         trainable = sum(p.numel() for p in self.parameters()
@@ -123,10 +182,15 @@ class AdaptedCLIPBackboneBase(BaseModule):
             f'{type(self).__name__}: {trainable:,} trainable of {total:,} '
             'parameters', logger='current')
 
+    def never_used(self) -> List[nn.Module]:
+        """CLIP's contrastive head and :meth:`unused_modules`: no output
+        depends on them."""
+        return [self.clip.text_projection, *self.unused_modules()]
+
     def freeze_unused(self) -> None:
-        """Parameters HARIS never reaches (CLIP's contrastive head and
-        :meth:`unused_modules`) get no gradient, adapters included."""
-        for module in [self.clip.text_projection, *self.unused_modules()]:
+        """Parameters HARIS never reaches (:meth:`never_used`) get no
+        gradient."""
+        for module in self.never_used():
             module.requires_grad_(False)
         self.clip.logit_scale.requires_grad_(False)
 
@@ -225,8 +289,37 @@ class AdaptedCLIPBackboneBase(BaseModule):
             if module.merged:
                 module.unmerge()
 
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
+    def drop_unused_adapters(self, state_dict: dict, prefix: str) -> None:
+        """Read a state dict written when the modules no output uses
+        still got adapters (frozen, random, without effect), in place:
+        their layers' ``base_layer`` weights become the plain layers'
+        weights and their adapters are dropped."""
+        never_used = {id(m) for m in self.never_used()}
+        unused = tuple(f'{prefix}{name}.'
+                       for name, module in self.named_modules()
+                       if id(module) in never_used)
+        own = self.state_dict(prefix=prefix, keep_vars=True)
+        old = [k for k in state_dict if k.startswith(unused) and
+               k not in own and '.base_layer.' in k]
+        layers = tuple(k.split('.base_layer.')[0] + '.' for k in old)
+        for key in old:
+            plain = key.replace('.base_layer.', '.', 1)
+            if plain in own and plain not in state_dict:
+                state_dict[plain] = state_dict.pop(key)
+        adapters = [k for k in state_dict if k.startswith(layers) and
+                    k not in own and '.base_layer.' not in k]
+        for key in adapters:
+            del state_dict[key]
+        if adapters:
+            print_log(
+                f'Dropped {len(adapters)} adapter tensors of modules no '
+                'output uses (written when those still got adapters; they '
+                'never changed an output).', logger='current')
+
+    def _load_from_state_dict(self, state_dict, prefix, *args,
+                              **kwargs) -> None:
         # Weights loaded into merged layers would keep the ``merged`` flag
         # and ignore the newly loaded adapters.
         self.unmerge_adapters()
-        super()._load_from_state_dict(*args, **kwargs)
+        self.drop_unused_adapters(state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
