@@ -126,7 +126,7 @@ def test_one_packed_sample_per_sentence_in_test_mode(root):
     val = grefcoco(root, 'val', test_mode=True, pipeline=pipeline)
     assert len(val) == 3
     samples = [val[i]['data_samples'] for i in range(3)]
-    assert [(s.ref_id, s.sent_id, s.text) for s in samples] == [
+    assert [(s.ref_id, s.sent_index, s.text) for s in samples] == [
         (2, 0, 'box and crowd'), (3, 0, 'the zebra'), (3, 1, 'a purple car')]
     assert [(s.no_target, s.num_targets) for s in samples] == [
         (False, 2), (True, 0), (True, 0)]

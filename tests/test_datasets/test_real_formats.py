@@ -94,7 +94,7 @@ def test_refcoco_polygons_rle_and_sentences(coco_root):
     test = refcoco(root, 'testA', test_mode=True)
     assert len(test) == 4  # every sentence of every ref
     assert np.array_equal(test[0]['gt_seg_map'], crowd)
-    assert [test[i]['sent_id'] for i in range(4)] == [0, 0, 1, 2]
+    assert [test[i]['sent_index'] for i in range(4)] == [0, 0, 1, 2]
     raw = refcoco(root, 'train', sentence_key='raw')
     assert raw[0]['sentences'][0] == 'Left box!'
 

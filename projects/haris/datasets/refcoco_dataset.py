@@ -86,9 +86,18 @@ class RefCocoDataset(ReferringDataset):
         with open(self.ann_file, 'rb') as f:
             return pickle.load(f)
 
+    def where(self, ref: dict) -> str:
+        """Where a ref is, for error messages."""
+        return f'ref {ref.get("ref_id")} of {self.ann_file}'
+
     def ref_record(self, ref: dict, anns: Dict[int, dict]) -> dict:
-        """What a ref adds to its image path, sentences and id: here the
+        """What a ref adds to its image path, sentences and ids: here the
         mask annotation of its one referred object."""
+        if ref['ann_id'] not in anns:
+            raise KeyError(
+                f'{self.where(ref)} refers to annotation {ref["ann_id"]} '
+                f'that the instances file {self.instances_file} does not '
+                'have; use the instances.json released with these refs.')
         ann = anns[ref['ann_id']]
         return dict(
             mask_ann=dict(
@@ -115,12 +124,20 @@ class RefCocoDataset(ReferringDataset):
         for ref in refs:
             if ref['split'] != self.split:
                 continue
+            if ref['image_id'] not in images:
+                raise KeyError(
+                    f'{self.where(ref)} is on image {ref["image_id"]} that '
+                    f'the instances file {self.instances_file} does not '
+                    'have; use the instances.json released with these '
+                    'refs.')
             image = images[ref['image_id']]
             out.append(
                 dict(
                     img_path=osp.join(img_dir, image['file_name']),
                     sentences=[s[self.sentence_key]
                                for s in ref['sentences']],
+                    # the toolkit's sentence ids (unique in the file)
+                    sent_ids=[s.get('sent_id') for s in ref['sentences']],
                     ref_id=ref['ref_id'],
                     **self.ref_record(ref, anns)))
         expected = official_count(self.ann_file, self.split)

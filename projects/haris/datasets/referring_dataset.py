@@ -43,10 +43,14 @@ class ReferringDataset(BaseDataset):
 
     Subclasses implement :meth:`load_refs`, returning one dict per ref with
     at least ``img_path`` (or another image source), ``sentences`` (list of
-    str), ``ref_id`` and a mask annotation ``mask_ann``. In training each
-    ref is one sample and ``PickExpression`` draws one of its sentences
-    every time the sample is drawn. For evaluation (``test_mode=True``, or
-    ``expand_sentences=True``) every sentence of every ref is one sample.
+    str), ``ref_id`` and a mask annotation ``mask_ann``, and optionally
+    ``sent_ids``: the annotation's own id of each sentence (the refer
+    toolkit's ``sent_id``). In training each ref is one sample and
+    ``PickExpression`` draws one of its sentences every time the sample is
+    drawn. For evaluation (``test_mode=True``, or
+    ``expand_sentences=True``) every sentence of every ref is one sample,
+    with ``sent_index`` (its position in the ref) and ``sent_id`` (its id
+    from ``sent_ids``, None when the annotation has none).
     Generalized referring refs also carry ``no_target`` and
     ``num_targets`` (0 for no target); loading then logs how many
     sentences name no, one or several objects.
@@ -89,7 +93,14 @@ class ReferringDataset(BaseDataset):
             return refs
         data_list = []
         for ref in refs:
-            for sent_id, sentence in enumerate(ref['sentences']):
+            ref = dict(ref)
+            sent_ids = ref.pop('sent_ids', None) or [None] * len(
+                ref['sentences'])
+            for index, sentence in enumerate(ref['sentences']):
                 data_list.append(
-                    dict(ref, sentences=[sentence], sent_id=sent_id))
+                    dict(
+                        ref,
+                        sentences=[sentence],
+                        sent_index=index,
+                        sent_id=sent_ids[index]))
         return data_list

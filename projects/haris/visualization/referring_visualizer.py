@@ -77,7 +77,8 @@ class ReferringVisualizer(SegLocalVisualizer):
                 self._caption += f'  [{"; ".join(notes)}]'
             if meta.get('ref_id') is not None:
                 stem = osp.splitext(name)[0]
-                name = f'{stem}_ref{meta["ref_id"]}_{meta.get("sent_id", 0)}'
+                index = meta.get('sent_index', 0)
+                name = f'{stem}_ref{meta["ref_id"]}_{index}'
         super().add_datasample(name, image, data_sample, **kwargs)
 
     def _draw_sem_seg(self, image: np.ndarray, sem_seg: PixelData, *args,
