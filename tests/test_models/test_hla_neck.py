@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from projects.haris.models.necks import HLANeck
 
@@ -99,3 +100,71 @@ def test_positions_tell_identical_tokens_apart():
     w, s = placed.word_proj(words), placed.sentence_proj(sentence)
     x, _ = placed.blocks[0](v, w, s, None)
     torch.testing.assert_close(out, x.transpose(1, 2))
+
+
+def random_neck(**kwargs):
+    """A neck in eval mode with every parameter random, LayerNorm scales
+    and biases included (as ``random_block`` in test_hla_block)."""
+    neck = HLANeck(in_channels=[24, 24, 40], text_channels=20, dim=32,
+                   num_heads=4, **kwargs).eval()
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for name, p in neck.named_parameters():
+            is_scale = name.endswith('weight') and p.dim() == 1
+            p.copy_(float(is_scale) + 0.3 * torch.randn(p.shape, generator=g))
+    return neck
+
+
+def reference_neck(neck, visual, words, sentence, pad, **block_kwargs):
+    """The neck as the design states it, each block by the block's
+    reference (test_hla_block): every input projected to D (Linear then
+    LayerNorm); from the deepest level to the shallowest,
+    X_n = HLA(V_n), X_i = HLA(V_i + up(X_{i+1})), up = bilinear resize to
+    level i's grid; the words refined by level i + 1 are level i's words;
+    the sentence is projected once and shared."""
+    from tests.test_models.test_hla_block import norm, reference
+
+    def project(seq, x):
+        return norm(seq[1], F.linear(x, seq[0].weight, seq[0].bias))
+
+    w = project(neck.word_proj, words)
+    s = project(neck.sentence_proj, sentence)
+    outs = [None] * len(visual)
+    for i in reversed(range(len(visual))):
+        b, _, h, wd = visual[i].shape
+        v = project(neck.vis_proj[i], visual[i].flatten(2).transpose(1, 2))
+        if i + 1 < len(visual):
+            up = F.interpolate(outs[i + 1], (h, wd), mode='bilinear',
+                               align_corners=False)
+            v = v + up.flatten(2).transpose(1, 2)
+        x, w, _ = reference(neck.blocks[i], v, w, s, pad, **block_kwargs)
+        outs[i] = x.transpose(1, 2).reshape(b, -1, h, wd)
+    return outs, w, s
+
+
+@pytest.mark.parametrize('feedback,vwa', [(True, True), (False, False)])
+def test_neck_matches_the_design_chain(feedback, vwa):
+    neck = random_neck(feedback=feedback, vwa=vwa)
+    g = torch.Generator().manual_seed(6)
+    # three levels: 8x8, then 4x4 twice (an upsampled and a same-size step)
+    visual = [torch.randn(2, 24, 8, 8, generator=g),
+              torch.randn(2, 24, 4, 4, generator=g),
+              torch.randn(2, 40, 4, 4, generator=g)]
+    words = torch.randn(2, 5, 20, generator=g)
+    sentence = torch.randn(2, 20, generator=g)
+    pad = torch.tensor([[False] * 5, [False] * 2 + [True] * 3])
+    words[pad] = 50.0  # an unmasked padding word would show
+    with torch.no_grad():
+        *maps, text = neck(visual, words, sentence, pad)
+        ref_maps, ref_words, ref_sentence = reference_neck(
+            neck, visual, words, sentence, pad, feedback=feedback, vwa=vwa,
+            out_norm=True)
+    assert len(maps) == 3
+    for got, want in zip(maps, ref_maps):
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    real = ~pad
+    torch.testing.assert_close(text['words'][real], ref_words[real],
+                               atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(text['sentence'], ref_sentence)
+    assert torch.equal(text['word_padding_mask'], pad)

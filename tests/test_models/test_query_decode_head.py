@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.structures import PixelData
 
 from mmseg.registry import MODELS
@@ -71,3 +72,69 @@ def test_acc_seg_counts_labelled_pixels_only():
     losses = head.loss_by_feat(logits, [sample])
     # 14 labelled pixels, 2 of them wrong
     assert losses['acc_seg'].item() == pytest.approx(100 * 12 / 14)
+
+
+def focal_by_hand(logits, label, alpha=0.25, gamma=2.0):
+    """Sigmoid focal loss (Lin et al.) averaged over labelled pixels."""
+    p = logits.sigmoid()
+    t = (label == 1).float()
+    ce = -(t * p.log() + (1 - t) * (1 - p).log())
+    p_t = p * t + (1 - p) * (1 - t)
+    alpha_t = alpha * t + (1 - alpha) * (1 - t)
+    valid = (label != 255).float()
+    return (alpha_t * (1 - p_t)**gamma * ce * valid).sum() / valid.sum()
+
+
+def dice_by_hand(logits, label, smooth=1.0):
+    """1 - Dice per sample over its labelled pixels, batch mean."""
+    valid = (label != 255).float()
+    p = logits.sigmoid() * valid
+    t = (label == 1).float() * valid
+    dice = (2 * (p * t).sum((1, 2)) + smooth) / (
+        p.sum((1, 2)) + t.sum((1, 2)) + smooth)
+    return (1 - dice).mean()
+
+
+def test_aux_loss_by_hand():
+    """aux0 is the focal and dice loss of the first decoder layer's mask
+    (MLP(query_1) . P, resized to the label), times ``aux_weight``; the
+    unprefixed losses are the last layer's with weight 1."""
+    from projects.haris.models.decode_heads.positional_encoding import \
+        sine_position_2d
+    torch.manual_seed(0)
+    head = MODELS.build(head_cfg(num_layers=3, aux_loss=True, aux_weight=0.3,
+                                 dropout_ratio=0.0)).train()
+    inputs = neck_output()
+    batch = samples(size=32)  # labels at twice the logits' 16x16
+    batch[0].gt_sem_seg.data[0, :4, :4] = 255  # an ignored corner
+    label = torch.cat([s.gt_sem_seg.data for s in batch])  # (B, 32, 32)
+    losses = head.loss(inputs, batch, train_cfg={})
+    assert {k for k in losses if k.startswith('aux')} == {
+        'aux0_loss_focal', 'aux0_loss_dice', 'aux1_loss_focal',
+        'aux1_loss_dice'}
+    with torch.no_grad():
+        merged = head.pixel_decoder.merge_levels(inputs[:3])
+        pixels = head.pixel_decoder(merged)  # (B, C, 16, 16)
+        b, c, h, w = merged.shape
+        memory = merged.flatten(2).transpose(1, 2)
+        pos = sine_position_2d(h, w, c)
+        query = head.query.weight[None].expand(b, -1, -1) + \
+            head.sentence_proj(inputs[3]['sentence'])[:, None]
+        per_layer = []
+        for layer in head.layers:
+            query = layer(query, memory, pos)
+            mask = (head.mask_embed(query)[:, 0, :, None, None] *
+                    pixels).sum(1)  # (B, 16, 16)
+            per_layer.append(F.interpolate(
+                mask[:, None], (32, 32), mode='bilinear',
+                align_corners=False)[:, 0])
+    first, last = per_layer[0], per_layer[-1]
+    assert not torch.allclose(first, last, atol=1e-3)
+    torch.testing.assert_close(losses['aux0_loss_focal'].detach(),
+                               0.3 * focal_by_hand(first, label))
+    torch.testing.assert_close(losses['aux0_loss_dice'].detach(),
+                               0.3 * dice_by_hand(first, label))
+    torch.testing.assert_close(losses['loss_focal'].detach(),
+                               focal_by_hand(last, label))
+    torch.testing.assert_close(losses['loss_dice'].detach(),
+                               dice_by_hand(last, label))
