@@ -18,9 +18,12 @@ class TrainableCheckpointHook(CheckpointHook):
     time (``model.backbone.pretrained``, an mmpretrain encoder's
     ``Pretrained`` init_cfg) are left out of every checkpoint this runner
     writes; adapters, neck, head, buffers, optimizer and runner state stay.
-    ``--resume``, ``tools/test.py`` and the inferencer put the frozen
-    weights back from the pretrained encoders, after checking a SHA-256
-    fingerprint recorded in ``meta['frozen_weights']``. Randomly built
+    ``--resume``, ``load_from``, ``tools/test.py`` and the inferencer put
+    the frozen weights back from the pretrained encoders, after checking a
+    SHA-256 fingerprint recorded in ``meta['frozen_weights']``. ``load_from``
+    is non-strict as in mmengine (another config's checkpoint loads what
+    matches; mmengine logs the missing and unexpected keys); the others
+    refuse a checkpoint that leaves out weights that train. Randomly built
     encoders (``clip_config``) have no such source and are always saved.
 
     Args:
@@ -55,4 +58,13 @@ class TrainableCheckpointHook(CheckpointHook):
                 (backbone_cfg or {}).get('pretrained'))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        restore_frozen(checkpoint, runner.model)
+        # --resume continues this config's run: every weight that trains
+        # must be there. load_from starts a run from another one and is
+        # non-strict, as in mmengine: the frozen weights are restored and
+        # the keys that do not match are logged by mmengine's loader.
+        load_from = runner.cfg.get('load_from')
+        restore_frozen(
+            checkpoint,
+            runner.model,
+            name=f'Checkpoint {load_from}' if load_from else 'The checkpoint',
+            strict=bool(runner.cfg.get('resume', False)))

@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 META_KEY = 'frozen_weights'
@@ -67,11 +68,25 @@ def strip_frozen(state_dict: dict, keys: List[str], digest: str,
     return dict(num_tensors=len(keys), sha256=digest, source=source)
 
 
-def restore_frozen(checkpoint: dict, model: nn.Module,
-                   name: str = 'the checkpoint') -> None:
+def restore_frozen(checkpoint: dict,
+                   model: nn.Module,
+                   name: str = 'the checkpoint',
+                   strict: bool = True) -> None:
     """Fill the weights a checkpoint left out from ``model`` (built with
     its pretrained encoders), after checking they are the same weights
-    the checkpoint was trained on. No-op for full checkpoints."""
+    the checkpoint was trained on. No-op for full checkpoints.
+
+    Args:
+        checkpoint (dict): The loaded checkpoint; its ``state_dict`` gets
+            the frozen weights.
+        model (nn.Module): The model about to load it.
+        name (str): How errors name the checkpoint.
+        strict (bool): Refuse a checkpoint that leaves out weights that
+            train in ``model`` (``--resume``, tools/test.py, the
+            inferencer). False (``load_from``, non-strict as in mmengine)
+            restores the frozen weights only and leaves the other missing
+            keys to the loader, which logs them. Defaults to True.
+    """
     info = checkpoint.get('meta', {}).get(META_KEY)
     if not info:
         return
@@ -83,18 +98,34 @@ def restore_frozen(checkpoint: dict, model: nn.Module,
     params = dict(model.named_parameters())
     trainable = [k for k in missing if k in params and
                  params[k].requires_grad]
-    if trainable:
+    if trainable and strict:
         raise ValueError(
             f'{name} leaves out weights that train in this model, e.g. '
-            f'{trainable[:3]}: it was written for another config.')
-    frozen = [k for k in missing if k in params]
-    if len(frozen) != info['num_tensors'] or \
-            fingerprint(own, frozen) != info['sha256']:
+            f'{trainable[:3]}: it was written for another config. To '
+            'start training from it, use load_from (it loads what matches '
+            'and logs the rest).')
+    frozen = [k for k in missing if k in params and
+              not params[k].requires_grad]
+    if len(frozen) != info['num_tensors']:
+        raise ValueError(
+            f'{name} left out {info["num_tensors"]} frozen pretrained '
+            f'tensors; this model has {len(frozen)} frozen tensors the '
+            'checkpoint does not hold, so its encoders are frozen or '
+            'adapted differently. Use the model.backbone '
+            'settings (pretrained, out_indices, peft_cfg, frozen) it was '
+            'trained with, or a checkpoint written with '
+            'default_hooks.checkpoint.save_frozen=True.')
+    if fingerprint(own, frozen) != info['sha256']:
         raise ValueError(
             f'{name} holds only trained weights; its frozen encoder weights '
             f'came from {info.get("source")!r} and this model\'s differ. '
             'Set model.backbone.pretrained to the weights it was trained '
             'on, or use a checkpoint written with '
             'default_hooks.checkpoint.save_frozen=True.')
-    for key in missing:
+    for key in missing if strict else frozen:
         state[key] = own[key]
+    if not strict:
+        print_log(
+            f'{name}: {len(frozen)} frozen pretrained tensors restored from '
+            f'{info.get("source")!r} (fingerprint matches).',
+            logger='current')
