@@ -10,13 +10,22 @@ sends no analytics and fetches no fonts or scripts from the internet.
 
 The sentences of one image go through the model together, so the image is
 encoded once however many lines there are.
+
+Several users: the model serves one request at a time (a lock around every
+model call; its adapters are merged before the page is served), while the
+rest of each request (decoding the upload, drawing, sending files) runs
+concurrently up to gradio's concurrency limit (``--concurrency-limit``).
+The page writes no per-request folders: its PNGs go to gradio's cache
+under their content's hash, so a repeated answer adds no file.
 """
 import argparse
+import hashlib
 import os
 import os.path as osp
 import re
 import sys
 import tempfile
+import threading
 from typing import List, Optional, Sequence, Tuple
 
 import cv2
@@ -114,6 +123,29 @@ def slug(text: str) -> str:
     return re.sub(r'[^a-z0-9]+', '-', text.lower()).strip('-')[:40] or 'mask'
 
 
+def save_png(image: np.ndarray, name: str, cache_dir: str) -> str:
+    """``image`` as the PNG file ``cache_dir/<sha256 of the PNG>/<name>``
+    (gradio's cache layout); returns its path.
+
+    The same picture always maps to the same file, written once
+    (atomically) and then shared by every request that draws it: repeating
+    a request adds no file, and a file being sent is never rewritten.
+    """
+    ok, png = cv2.imencode('.png', image)
+    if not ok:
+        raise ValueError(f'{name}: the image could not be encoded as PNG.')
+    data = png.tobytes()
+    folder = osp.join(cache_dir, hashlib.sha256(data).hexdigest())
+    path = osp.join(folder, name)
+    if not osp.isfile(path):
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix='.tmp', dir=folder)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return path
+
+
 def render(image: np.ndarray, results: Sequence[dict], threshold: float,
            out_dir: str) -> Tuple[tuple, list, List[str]]:
     """What the page shows for the results of one image.
@@ -124,7 +156,8 @@ def render(image: np.ndarray, results: Sequence[dict], threshold: float,
             expression; ``no_target`` (bool) when the model says the
             expression names nothing in the image.
         threshold (float): Sigmoid threshold of the masks.
-        out_dir (str): Where the mask PNGs are written.
+        out_dir (str): Where the mask PNGs are written (see
+            :func:`save_png`; the page passes gradio's cache).
 
     Returns:
         tuple: the overlay value (image, [(layer, label), ...]) at the
@@ -147,28 +180,55 @@ def render(image: np.ndarray, results: Sequence[dict], threshold: float,
             found += f' (no-target p {result["no_target_score"]:.2f})'
         rows.append([i, result['text'], round(result['score'], 3), pixels,
                      found])
-        path = osp.join(out_dir, f'mask_{i}_{slug(result["text"])}.png')
-        cv2.imwrite(path, result['mask'].astype(np.uint8) * 255)
-        files.append(path)
+        files.append(
+            save_png(result['mask'].astype(np.uint8) * 255,
+                     f'mask_{i}_{slug(result["text"])}.png', out_dir))
     return (image, layers), rows, files
 
 
-def attention_figure(inferencer, image_bgr: np.ndarray, text: str,
-                     out_dir: str) -> str:
+def attention_maps(inferencer, image_bgr: np.ndarray,
+                   text: str) -> Tuple[Optional[dict], Optional[str]]:
     """The per-word attention of both HLA rounds for one expression
-    (tools/analysis/visualize_attention.py's figure), as a PNG path."""
-    from projects.haris.apis import collect_attention, draw_attention_figure
-    path = osp.join(out_dir, f'attention_{slug(text)}.png')
-    draw_attention_figure(collect_attention(inferencer, image_bgr, text),
-                          path)
-    return path
+    (:func:`collect_attention`; it runs the model), or None and the reason
+    when the model has none."""
+    from projects.haris.apis import collect_attention
+    try:
+        return collect_attention(inferencer, image_bgr, text), None
+    except (ValueError, AttributeError) as err:
+        return None, f'No attention maps for this model: {err}'
+
+
+def attention_figure(maps: dict, text: str, out_dir: str) -> str:
+    """tools/analysis/visualize_attention.py's figure of ``maps``, as a
+    PNG path (see :func:`save_png`)."""
+    from projects.haris.apis import draw_attention_figure
+    with tempfile.TemporaryDirectory(prefix='haris_demo_') as tmp:
+        figure = draw_attention_figure(maps, osp.join(tmp, 'figure.png'))
+    return save_png(figure, f'attention_{slug(text)}.png', out_dir)
 
 
 TABLE_HEADERS = ['#', 'expression', 'score', 'pixels', 'target']
 
 
+def merge_before_serving(inferencer) -> None:
+    """Fold the adapters into the weights now if the inferencer would fold
+    them at its first prediction (``merge_adapters=True``, its default):
+    done lazily, two first requests could both merge."""
+    model = inferencer.model
+    if (model.test_cfg or {}).get('merge_adapters', False):
+        model.merge_adapters()
+
+
 def build_app(inferencer, max_side: int = MAX_SIDE, examples=EXAMPLES):
     """The page as a ``gradio.Blocks``, not launched.
+
+    The inferencer is not thread-safe, so the page makes it safe: its
+    adapters are merged here, before any request, and every call of the
+    model (masks, attention maps) holds one lock, also when gradio runs
+    several requests at once (a concurrency limit above 1): the attention
+    recorder's hooks on the shared neck then see only their own request's
+    forward pass. Reading the upload, drawing and sending files run
+    outside the lock. Serve an inferencer through one page only.
 
     Args:
         inferencer (RefSegInferencer): A loaded model.
@@ -176,27 +236,30 @@ def build_app(inferencer, max_side: int = MAX_SIDE, examples=EXAMPLES):
         examples (list): (image file in demo/examples, expressions) pairs.
 
     Returns:
-        gradio.Blocks: launch it with ``.launch(server_name='127.0.0.1')``.
+        gradio.Blocks: launch it with :func:`launch`.
     """
     gr = import_gradio()
+    merge_before_serving(inferencer)
+    model_lock = threading.Lock()
 
     def segment(image, text, threshold, show_attention):
         try:
             rgb = check_image(image, max_side)
             texts = parse_expressions(text)
-            results = inferencer(np.ascontiguousarray(rgb[..., ::-1]), texts)
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            with model_lock:  # one request in the model at a time
+                results = inferencer(bgr, texts)
+                maps, no_maps = attention_maps(
+                    inferencer, bgr, texts[0]) if show_attention else (
+                        None, None)
         except ValueError as err:  # InputError and the inferencer's
             raise gr.Error(str(err), duration=None, print_exception=False)
-        out_dir = tempfile.mkdtemp(prefix='haris_demo_')
-        overlay, rows, files = render(rgb, results, threshold, out_dir)
+        overlay, rows, files = render(rgb, results, threshold, cache_dir)
         attention = None
-        if show_attention:
-            try:
-                attention = attention_figure(
-                    inferencer, np.ascontiguousarray(rgb[..., ::-1]),
-                    texts[0], out_dir)
-            except (ValueError, AttributeError) as err:
-                gr.Warning(f'No attention maps for this model: {err}')
+        if maps is not None:
+            attention = attention_figure(maps, texts[0], cache_dir)
+        elif no_maps:
+            gr.Warning(no_maps)
         status = (f'{len(texts)} expression(s) on a {rgb.shape[1]}x'
                   f'{rgb.shape[0]} image; the image was encoded once.')
         return overlay, rows, files, attention, status, (rgb, results)
@@ -205,14 +268,15 @@ def build_app(inferencer, max_side: int = MAX_SIDE, examples=EXAMPLES):
         if state is None:
             return gr.skip(), gr.skip(), gr.skip()
         rgb, results = state
-        overlay, rows, files = render(rgb, results, threshold,
-                                      tempfile.mkdtemp(prefix='haris_demo_'))
-        return overlay, rows, files
+        return render(rgb, results, threshold, cache_dir)
 
     first_threshold = float(
         getattr(inferencer.model.decode_head, 'threshold', 0.5))
+    # gradio deletes the files of requests older than an hour, hourly, and
+    # all of them when the page closes
     with gr.Blocks(title='HARIS referring segmentation',
-                   analytics_enabled=False) as app:
+                   analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as app:
         gr.Markdown('## HARIS: segment what a sentence refers to\n'
                     'Upload an image, type one expression per line, run. '
                     'Each expression gets its own mask.')
@@ -247,6 +311,8 @@ def build_app(inferencer, max_side: int = MAX_SIDE, examples=EXAMPLES):
                 attention = gr.Image(label='attention (rows: words; '
                                      'round 1, round 2)', type='filepath',
                                      elem_id='attention')
+        # the page's PNGs go straight to gradio's cache (see save_png)
+        cache_dir = files.GRADIO_CACHE
         state = gr.State()
         if examples:
             gr.Examples([[osp.join(EXAMPLES_DIR, f), t] for f, t in examples],
@@ -260,11 +326,23 @@ def build_app(inferencer, max_side: int = MAX_SIDE, examples=EXAMPLES):
     return app
 
 
-def launch(app, host: str = '127.0.0.1', port: Optional[int] = None,
-           block: bool = True):
+def launch(app,
+           host: str = '127.0.0.1',
+           port: Optional[int] = None,
+           block: bool = True,
+           concurrency_limit: Optional[int] = None):
     """Serve ``app`` locally: no public link, no API docs fetching from the
-    web, uploads up to 20 MB."""
+    web, uploads up to 20 MB.
+
+    Args:
+        concurrency_limit (int, optional): Requests of one kind that gradio
+            runs at once (the model still runs one at a time, see
+            :func:`build_app`). None keeps the queue as it is (gradio's
+            default: 1, or ``GRADIO_DEFAULT_CONCURRENCY_LIMIT``).
+    """
     gr = import_gradio()
+    if concurrency_limit is not None:
+        app.queue(default_concurrency_limit=concurrency_limit)
     return app.launch(
         server_name=host,
         server_port=port,
@@ -276,6 +354,22 @@ def launch(app, host: str = '127.0.0.1', port: Optional[int] = None,
         quiet=True)
 
 
+# the overlay's mask layers, decoded by the browser
+MASKS_LOADED = """() => [...document.querySelectorAll('#overlay img.mask')]
+    .every(img => img.complete && img.naturalWidth > 0)"""
+# pixels of each mask layer that are not transparent
+PAINTED_PIXELS = """imgs => imgs.map(img => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(img, 0, 0);
+    const rgba = context.getImageData(0, 0, canvas.width,
+                                      canvas.height).data;
+    let painted = 0;
+    for (let i = 3; i < rgba.length; i += 4) painted += rgba[i] > 0;
+    return painted;
+})"""
 LOOPBACK = ('http://127.0.0.1', 'http://localhost', 'http://[::1]', 'data:',
             'blob:')
 
@@ -293,8 +387,10 @@ def browse(url: str,
     system Chromium (Debian: ``apt-get install chromium``).
 
     Returns:
-        dict: ``masks`` (mask layers drawn over the image), ``labels``
-        (the overlay's legend), ``status``, ``external`` (refused URLs).
+        dict: ``masks`` (mask layers drawn over the image), ``visible``
+        (whether each layer is shown), ``mask_pixels`` (each layer's
+        painted pixels, counted in the browser), ``labels`` (the overlay's
+        legend), ``status``, ``external`` (refused URLs).
     """
     import shutil
 
@@ -327,8 +423,12 @@ def browse(url: str,
             page.wait_for_selector('#overlay img.mask')
             page.wait_for_function(
                 "document.querySelector('#status').innerText.trim() != ''")
+            page.wait_for_function(MASKS_LOADED)
+            layers = page.locator('#overlay img.mask')
             out = dict(
-                masks=page.locator('#overlay img.mask').count(),
+                masks=layers.count(),
+                visible=[m.is_visible() for m in layers.all()],
+                mask_pixels=layers.evaluate_all(PAINTED_PIXELS),
                 labels=page.locator('#overlay .legend-item').all_inner_texts(),
                 status=page.inner_text('#status').strip(),
                 external=external)
@@ -351,6 +451,10 @@ def main():
     parser.add_argument('--max-side', type=int, default=MAX_SIDE,
                         help='largest image side accepted, in pixels')
     parser.add_argument(
+        '--concurrency-limit', type=int, default=None, metavar='N',
+        help='requests gradio handles at once (default: gradio\'s, 1); '
+        'the model itself runs one request at a time')
+    parser.add_argument(
         '--screenshot', metavar='PNG', help='instead of serving: run the '
         'first example in headless Chromium and save the page as PNG')
     args = parser.parse_args()
@@ -366,7 +470,8 @@ def main():
     inferencer = RefSegInferencer(args.config, args.checkpoint, args.device)
     app = build_app(inferencer, args.max_side)
     if args.screenshot:
-        launch(app, args.host, args.port, block=False)
+        launch(app, args.host, args.port, block=False,
+               concurrency_limit=args.concurrency_limit)
         try:
             image, text = EXAMPLES[0]
             seen = browse(f'http://{args.host}:{args.port}/',
@@ -381,7 +486,8 @@ def main():
               f'{seen["labels"]}')
         return
     print(f'Serving on http://{args.host}:{args.port} (Ctrl+C stops)')
-    launch(app, args.host, args.port)
+    launch(app, args.host, args.port,
+           concurrency_limit=args.concurrency_limit)
 
 
 if __name__ == '__main__':

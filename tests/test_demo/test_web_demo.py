@@ -7,11 +7,9 @@ import socket
 import cv2
 import numpy as np
 import pytest
-from mmengine.config import Config
 
 from projects.haris.apis import RefSegInferencer
-from tests.e2e_utils import ROOT
-from tests.tiny_models import tiny_model_cfg
+from tests.test_demo.conftest import nontrivial
 
 gr = pytest.importorskip('gradio')
 gradio_client = pytest.importorskip('gradio_client')
@@ -38,10 +36,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope='module')
-def inferencer():
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'haris_synthetic.py'))
-    cfg.model = tiny_model_cfg()
-    return RefSegInferencer(cfg, device='cpu')
+def inferencer(page_model):
+    return RefSegInferencer(page_model['config'], page_model['checkpoint'],
+                            device='cpu')
 
 
 @pytest.fixture(scope='module')
@@ -119,12 +116,13 @@ def masks_of(files):
     return [cv2.imread(f, cv2.IMREAD_UNCHANGED) > 0 for f in files]
 
 
-def test_api_masks_equal_the_inferencers(client, inferencer):
+def test_api_masks_equal_the_inferencers(client, inferencer, page_model):
     texts = ['the yellow triangle', 'the red circle', 'the green square']
     overlay, table, files, attention, status, = client.predict(
-        gradio_client.handle_file(EXAMPLE), '\n'.join(texts) + '\n\n', 0.5,
-        True, api_name='/segment')
+        gradio_client.handle_file(EXAMPLE), '\n'.join(texts) + '\n\n',
+        page_model['threshold'], True, api_name='/segment')
     expected = inferencer(EXAMPLE, texts)
+    assert nontrivial([r['mask'] for r in expected])
     got = masks_of(files)
     assert len(got) == len(expected) == 3
     for mask, result in zip(got, expected):
@@ -170,13 +168,20 @@ needs_chromium = pytest.mark.skipif(
 
 
 @needs_chromium
-def test_page_in_a_real_browser(served, tmp_path):
+def test_page_in_a_real_browser(served, inferencer, tmp_path):
+    """The page's masks are drawn where the inferencer's are: each layer
+    is visible and has as many painted pixels as the mask, one of them
+    neither empty nor the whole image."""
     pytest.importorskip('playwright')
     shot = str(tmp_path / 'page.png')
-    seen = browse(served, EXAMPLE, 'the red circle\nthe green square',
-                  screenshot=shot)
+    texts = ['the red circle', 'the green square']
+    seen = browse(served, EXAMPLE, '\n'.join(texts), screenshot=shot)
     assert seen['masks'] == 2
     assert seen['labels'] == ['1: the red circle', '2: the green square']
+    expected = [r['mask'] for r in inferencer(EXAMPLE, texts)]
+    assert nontrivial(expected)
+    assert seen['visible'] == [True, True]
+    assert seen['mask_pixels'] == [int(m.sum()) for m in expected]
     assert '2 expression(s) on a 96x96 image' in seen['status']
     page = cv2.imread(shot)
     assert page.shape[:2] == (760, 1100)
