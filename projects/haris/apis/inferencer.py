@@ -41,6 +41,14 @@ class RefSegInferencer:
         ...                               'work_dirs/x/iter_3000.pth')
         >>> result = inferencer('photo.jpg', 'the red car on the left')[0]
         >>> result['mask'].shape, result['score']
+
+    Not thread-safe: call it from one thread at a time. Two calls at once
+    share one model: the adapters merged at the first prediction could be
+    merged twice, and ``collect_attention`` hooks the shared neck for the
+    length of its call, so it would record the other call's forward pass.
+    To serve several users, merge first (``model.merge_adapters()``) and
+    hold one lock around every call, ``collect_attention`` included, as
+    ``demo/web_demo.py`` does.
     """
 
     def __init__(self,
