@@ -2,7 +2,9 @@
 draws continue across a resume whatever else drew between the steps."""
 from types import SimpleNamespace
 
+import pytest
 import torch
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from projects.haris.engine import RngStateHook
 
@@ -162,3 +164,30 @@ def test_single_state_of_earlier_checkpoints_resumes_one_process():
     runner.iter = meta['iter']
     hook.before_train(runner)
     assert torch.equal(step(hook, runner), expected)
+
+
+@pytest.mark.parametrize('loop,workers,persistent,warns', [
+    (EpochBasedTrainLoop, 2, True, True),
+    (EpochBasedTrainLoop, 0, False, True),
+    (EpochBasedTrainLoop, 2, False, False),
+    (IterBasedTrainLoop, 2, True, False),
+])
+def test_resume_warns_where_data_draws_restart(monkeypatch, loop, workers,
+                                               persistent, warns):
+    """An epoch-based resume reads no earlier data, so a numpy stream that
+    lives across epochs (persistent workers, the main process) restarts;
+    an iteration-based one re-reads the trained batches."""
+    import projects.haris.engine.rng_state_hook as module
+    logged = []
+    monkeypatch.setattr(module, 'print_log',
+                        lambda msg, **kwargs: logged.append(msg))
+    train_loop = loop.__new__(loop)  # the loop's type is what counts
+    train_loop.dataloader = SimpleNamespace(num_workers=workers,
+                                            persistent_workers=persistent)
+    runner = SimpleNamespace(iter=4, train_loop=train_loop)
+    hook = RngStateHook()
+    hook.after_load_checkpoint(runner, checkpoint(RngStateHook(), runner))
+    hook.before_train(runner)
+    assert bool(logged) == warns
+    if warns:
+        assert 'persistent_workers=False' in logged[0]
