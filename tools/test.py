@@ -1,6 +1,5 @@
 """Evaluate a HARIS checkpoint (mmseg's tools/test.py, for this project)."""
 import argparse
-import copy
 import os.path as osp
 import sys
 
@@ -43,6 +42,11 @@ def parse_args():
         'Metrics of each split go to <work_dir>/<timestamp>/<split>.json '
         'and a summary table is printed. Default: the config\'s test '
         'dataset as it is')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='refused: HARIS has no test-time augmentation (mmseg\'s '
+        'SegTTAModel does not fit referring segmentation)')
     parser.add_argument(
         '--show', action='store_true', help='show prediction results')
     parser.add_argument(
@@ -101,18 +105,38 @@ def resolve_splits(cfg, requested, config_path):
     return requested
 
 
-def use_split(runner, cfg, split, args):
-    """Point the runner's test loop at one split: the test dataloader and
-    evaluator of ``cfg`` with that split, built by the next
-    ``runner.test()`` (as ``Runner.__init__`` stores them)."""
-    dataloader = copy.deepcopy(cfg.test_dataloader)
-    dataloader.dataset.split = split
-    evaluator = copy.deepcopy(cfg.test_evaluator)
-    if args.out is not None:
-        evaluator['output_file'] = osp.join(args.out, split, 'results.jsonl')
-    runner._test_dataloader = dataloader
-    runner._test_evaluator = evaluator
-    runner._test_loop = copy.deepcopy(cfg.test_cfg)
+def refuse_tta(cfg, args):
+    """Stop with the reason when test-time augmentation is asked for
+    (``--tta``, a ``tta_model`` in the config, or a TTA model as the
+    model)."""
+    model_type = str(cfg.model.get('type', ''))
+    if args.tta:
+        asked = '--tta'
+    elif cfg.get('tta_model') is not None:
+        asked = f'tta_model in {args.config}'
+    elif model_type.endswith('TTAModel'):
+        asked = f'model type {model_type}'
+    else:
+        return
+    sys.exit(
+        f'{asked}: HARIS has no test-time augmentation. mmseg\'s '
+        'SegTTAModel does not fit referring segmentation: it applies a '
+        'sigmoid to probabilities that are sigmoids already, drops '
+        'seg_logits, the sentence and the no-target answer, and a '
+        'horizontal flip would need "left" and "right" swapped in the '
+        'sentence. Run without it (tta_model = None).')
+
+
+def use_splits(cfg, splits):
+    """Make the config's test loop a ``MultiSplitTestLoop`` over
+    ``splits``: mmengine's test loop for each split, in one
+    ``runner.test()``."""
+    test_cfg = dict(cfg.test_cfg)
+    loop = test_cfg.pop('type', 'TestLoop')
+    if loop != 'TestLoop':
+        sys.exit(f'--splits runs one TestLoop per split; this config\'s '
+                 f'test_cfg is a {loop}. Run without --splits.')
+    cfg.test_cfg = dict(type='MultiSplitTestLoop', splits=splits, **test_cfg)
 
 
 def summary_table(results):
@@ -132,23 +156,23 @@ def summary_table(results):
 
 
 def evaluate_splits(runner, cfg, splits, args):
-    """One test loop per split on the loaded model; metrics per split as
-    JSON in the run's log folder, and a summary table."""
-    default = cfg.test_dataloader.dataset.get('split', 'test')
-    results = {}
-    for i, split in enumerate(splits or [default]):
-        if splits is not None:
-            use_split(runner, cfg, split, args)
-            print_log(
-                f'Split {split} ({i + 1} of {len(splits)})', logger='current')
-        metrics = runner.test()
-        results[split] = metrics
-        if is_main_process():
+    """One ``runner.test()``: every split (or the test dataset as
+    configured); metrics per split as JSON in the run's log folder, and a
+    summary table."""
+    metrics = runner.test()
+    if splits is None:
+        split = cfg.test_dataloader.dataset.get('split', 'test')
+        results = {split: metrics}
+        num_samples = {split: len(runner.test_dataloader.dataset)}
+    else:
+        results, num_samples = metrics, runner.test_loop.num_samples
+    if is_main_process():
+        for split, metrics in results.items():
             dump(
                 dict(
                     metrics,
                     split=split,
-                    num_sentences=len(runner.test_dataloader.dataset),
+                    num_sentences=num_samples[split],
                     config=args.config,
                     checkpoint=args.checkpoint),
                 osp.join(runner.log_dir, f'{split}.json'),
@@ -165,13 +189,17 @@ def evaluate_splits(runner, cfg, splits, args):
 def main():
     args = parse_args()
     cfg = load_run_config(args)
+    refuse_tta(cfg, args)
     cfg.load_from = None  # loaded below, strictly
     if args.show_dir:
         args.show_dir = osp.join(cfg.work_dir, args.show_dir)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
     splits = resolve_splits(cfg, args.splits, args.config)
-    if args.out is not None and splits is None:
+    if splits is not None:
+        use_splits(cfg, splits)
+    if args.out is not None:
+        # with --splits, MultiSplitTestLoop writes <out>/<split>/...
         cfg.test_evaluator['output_file'] = osp.join(args.out,
                                                      'results.jsonl')
     # evaluation only: fold the adapters into the encoders at the first

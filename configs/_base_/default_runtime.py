@@ -12,6 +12,8 @@ visualizer = dict(
 log_level = 'INFO'
 load_from = None
 resume = False
+# No test-time augmentation: tools/test.py stops when one is set (mmseg's
+# SegTTAModel does not fit referring segmentation; see README).
 tta_model = None
 randomness = dict(seed=0)
 custom_hooks = [dict(type='FiniteLossHook'), dict(type='RngStateHook')]

@@ -80,15 +80,36 @@ def single_runs(checkpoint, tmp_path_factory):
     return tmp, metrics
 
 
-def test_splits_in_one_run_equal_single_runs(checkpoint, single_runs,
-                                             tmp_path_factory):
-    single_tmp, single = single_runs
+def counter_config(path, out):
+    """The demo config with a hook that counts the Runner's hook calls
+    (written to ``{out}.rank0``) beside its own hooks."""
+    hooks = [dict(h) for h in Config.fromfile(CONFIG).custom_hooks]
+    hooks.append(dict(type='HookCallCounter', out=out))
+    path.write_text(
+        f'_base_ = [{CONFIG!r}]\n'
+        "custom_imports = dict(imports=['projects.haris', "
+        "'tests.test_tools.hook_calls'], allow_failed_imports=False)\n"
+        f'custom_hooks = {hooks!r}\n')
+    return str(path)
+
+
+@pytest.fixture(scope='module')
+def multi_run(checkpoint, tmp_path_factory):
+    """Both splits in one run of the demo config, with a hook that counts
+    the Runner's hook calls."""
     data = str(tmp_path_factory.getbasetemp() / 'data')
     tmp = tmp_path_factory.mktemp('multi')
+    config = counter_config(tmp / 'counted.py', str(tmp / 'hook_calls'))
     work, out = str(tmp / 'work'), str(tmp / 'out')
-    log = run([sys.executable, 'tools/test.py', CONFIG, checkpoint,
+    log = run([sys.executable, 'tools/test.py', config, checkpoint,
                '--splits', 'all', '--work-dir', work, '--out', out,
                '--cfg-options'] + options(data))
+    return work, out, log, json.load(open(tmp / 'hook_calls.rank0'))
+
+
+def test_splits_in_one_run_equal_single_runs(single_runs, multi_run):
+    single_tmp, single = single_runs
+    work, out, log, _ = multi_run
     # the model is built and loaded once, then one test loop per split
     assert log.count('Split val (1 of 2)') == 1
     assert log.count('Split test (2 of 2)') == 1
@@ -113,19 +134,38 @@ def test_splits_in_one_run_equal_single_runs(checkpoint, single_runs,
     assert summary['test']['mIoU@0.1'] == single['test']['mIoU@0.1']
 
 
+def test_run_hooks_fire_once_for_all_splits(multi_run):
+    """One runner.test(): before_run/after_run once (so run-level hooks,
+    e.g. a checkpoint loaded in before_run, act once); a test loop per
+    split, each over that split's batches of 3 sentences."""
+    work, _, _, calls = multi_run
+    assert calls['before_run'] == calls['after_run'] == 1
+    for stage in ('before_test', 'after_test', 'before_test_epoch',
+                  'after_test_epoch'):
+        assert calls[stage] == 2, (stage, calls)
+    batches = [-(-split_json(work, split)['num_sentences'] // 3)
+               for split in ('val', 'test')]
+    assert calls['after_test_iter'] == sum(batches)
+
+
 def test_splits_with_two_processes(checkpoint, single_runs,
                                    tmp_path_factory):
-    _, single = single_runs
+    single_tmp, single = single_runs
     data = str(tmp_path_factory.getbasetemp() / 'data')
-    work = str(tmp_path_factory.mktemp('dist') / 'work')
+    tmp = tmp_path_factory.mktemp('dist')
+    work, out = str(tmp / 'work'), str(tmp / 'out')
     # 5 sentences per split: 2 processes do not divide them evenly
     run(['bash', 'tools/dist_test.sh', CONFIG, checkpoint, '2', '--splits',
-         'test', 'val', '--work-dir', work, '--cfg-options'] +
+         'test', 'val', '--work-dir', work, '--out', out, '--cfg-options'] +
         options(data))
     for split in ('val', 'test'):
         metrics = split_json(work, split)
         for key in METRIC_KEYS:
             assert metrics[key] == single[split][key], (split, key)
+        # per-sentence rows in the dataset's order, as in one process
+        rows = open(osp.join(out, split, 'results.jsonl')).read()
+        assert rows == open(
+            osp.join(single_tmp, f'out_{split}', 'results.jsonl')).read()
 
 
 def load_tool():

@@ -1,5 +1,9 @@
 from .finite_loss_hook import FiniteLossHook
+from .multi_split_test_loop import MultiSplitTestLoop
 from .rng_state_hook import RngStateHook
 from .trainable_checkpoint_hook import TrainableCheckpointHook
 
-__all__ = ['FiniteLossHook', 'RngStateHook', 'TrainableCheckpointHook']
+__all__ = [
+    'FiniteLossHook', 'MultiSplitTestLoop', 'RngStateHook',
+    'TrainableCheckpointHook'
+]
