@@ -131,7 +131,7 @@ def use_splits(cfg, splits):
     """Make the config's test loop a ``MultiSplitTestLoop`` over
     ``splits``: mmengine's test loop for each split, in one
     ``runner.test()``."""
-    test_cfg = dict(cfg.test_cfg)
+    test_cfg = dict(cfg.get('test_cfg') or {})
     loop = test_cfg.pop('type', 'TestLoop')
     if loop != 'TestLoop':
         sys.exit(f'--splits runs one TestLoop per split; this config\'s '
