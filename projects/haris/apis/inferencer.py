@@ -9,9 +9,11 @@ import torch
 from mmengine.dataset import Compose, pseudo_collate
 
 from mmseg.apis import init_model
+from mmseg.registry import MODELS
 from ..datasets import ReferringDataset, read_image
 from ..datasets.image_decoding import IMAGE_TYPES, ImageType
 from ..utils import load_model_checkpoint
+from ..utils.frozen_weights import pretrained_prefixes
 from ..visualization import add_caption, draw_mask
 
 
@@ -72,7 +74,17 @@ class RefSegInferencer:
         """Load a checkpoint strictly; a checkpoint of another model is
         refused with the keys that do not fit. A checkpoint that left out
         the frozen encoder weights (the default for frozen-encoder configs)
-        gets them from the pretrained encoders the config names."""
+        gets them from the pretrained encoders the config names.
+
+        After a prediction the adapters are merged into those weights, and
+        unmerging them is exact only up to float rounding: the pretrained
+        encoders are then read again, so a second checkpoint predicts as a
+        new inferencer on it does."""
+        backbone_cfg = self.model.cfg.model.get('backbone')
+        if getattr(self.model.backbone, 'adapters_merged', False) and \
+                pretrained_prefixes(backbone_cfg):
+            self.model.backbone.load_state_dict(
+                MODELS.build(backbone_cfg).state_dict())
         ckpt = load_model_checkpoint(self.model, checkpoint)
         meta = ckpt.get('meta', {})
         if meta.get('dataset_meta'):
