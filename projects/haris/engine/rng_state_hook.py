@@ -93,7 +93,7 @@ class RngStateHook(Hook):
     re-reading the skipped batches. An epoch-based loop's resume starts
     at the next epoch without re-reading: exact when each epoch has new
     workers (``persistent_workers=False``, all seeded alike), not with
-    persistent workers, which a warning then says.
+    persistent workers or ``num_workers=0``, which a warning then says.
     """
 
     priority = 'VERY_HIGH'
