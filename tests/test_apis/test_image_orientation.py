@@ -222,22 +222,21 @@ def bright_onnx(path: str) -> None:
 
 def test_onnx_runner_segments_the_upright_photo(model_files, photo,
                                                 tmp_path):
+    """The runner's own pipeline and drawing, on a hand-written ONNX
+    model (its network is the bright-pixel rule)."""
     pytest.importorskip('onnx')
     pytest.importorskip('onnxruntime')
     from tools.deployment.onnx_inference import OnnxRefSegInferencer
     config, _ = model_files
     onnx_file = str(tmp_path / 'bright.onnx')
     bright_onnx(onnx_file)
-    mask = OnnxRefSegInferencer(config, onnx_file)(
-        photo['path'], 'the bright block')[0]['mask']
-    assert mask.shape == UPRIGHT and iou(mask, photo['object']) > 0.9
-    out = str(tmp_path / 'o.png')
-    proc = subprocess.run(
-        [sys.executable, 'tools/deployment/onnx_inference.py',
-         photo['path'], 'the bright block', '--config', config, '--onnx',
-         onnx_file, '--out', out], capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    tinted = changed_pixels(cv2.imread(out), photo['upright'])
+    runner = OnnxRefSegInferencer(config, onnx_file)
+    result = runner(photo['path'], 'the bright block')[0]
+    assert result['mask'].shape == UPRIGHT
+    assert iou(result['mask'], photo['object']) > 0.9
+    # its command line draws with the inferencer's save_overlays
+    tinted = changed_pixels(runner.overlay(photo['path'], result),
+                            photo['upright'])
     assert tinted[photo['object']].mean() > 0.9
 
 
