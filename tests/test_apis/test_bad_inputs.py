@@ -201,13 +201,29 @@ def test_checkpoint_of_another_model_in_tools_test(tmp_path):
 
 
 def test_demo_cli_bad_image(tmp_path):
+    """A valid config and checkpoint, so the image is what fails: one
+    line naming the image and why, and no traceback."""
+    from mmengine.runner import save_checkpoint
+
+    from projects.haris.apis import RefSegInferencer
     cfg = Config.fromfile('configs/haris_synthetic.py')
+    cfg.model = tiny_model_cfg()
     cfg.dump(str(tmp_path / 'c.py'))
+    model = RefSegInferencer(cfg, device='cpu').model
+    save_checkpoint(model.state_dict(), str(tmp_path / 'k.pth'))
+    cv2.imwrite(str(tmp_path / 'good.png'), np.zeros((20, 30, 3), np.uint8))
     (tmp_path / 'x.png').write_bytes(b'garbage')
-    (tmp_path / 'k.pth').write_bytes(b'')
+    args = ['a', '--config', str(tmp_path / 'c.py'), '--checkpoint',
+            str(tmp_path / 'k.pth'), '--out', str(tmp_path / 'o.png')]
+    good = subprocess.run(
+        [sys.executable, 'demo/image_demo.py', str(tmp_path / 'good.png')] +
+        args, capture_output=True, text=True)
+    assert good.returncode == 0, good.stderr[-2000:]  # the checkpoint loads
     proc = subprocess.run(
-        [sys.executable, 'demo/image_demo.py', str(tmp_path / 'x.png'), 'a',
-         '--config', str(tmp_path / 'c.py'), '--checkpoint',
-         str(tmp_path / 'k.pth')], capture_output=True, text=True)
+        [sys.executable, 'demo/image_demo.py', str(tmp_path / 'x.png')] +
+        args, capture_output=True, text=True)
     assert proc.returncode != 0
-    assert 'k.pth' in proc.stderr or 'x.png' in proc.stderr
+    assert 'x.png' in proc.stderr
+    assert 'could not be decoded' in proc.stderr
+    assert 'Traceback' not in proc.stderr + proc.stdout
+    assert 'k.pth' not in proc.stderr
