@@ -13,8 +13,11 @@ from mmengine.config import Config
 from safetensors.torch import load_file
 from transformers import CLIPConfig, CLIPModel
 
+from projects.haris.apis import RefSegInferencer
 from projects.haris.utils import load_local_checkpoint
-from tests.e2e_utils import ROOT, latest_metrics, run, small_options
+from tests.e2e_utils import (ROOT, assert_nontrivial, latest_metrics, run,
+                             small_options, split_sentences,
+                             spread_threshold)
 
 CONFIG = osp.join(ROOT, 'configs',
                   'haris_tiny-clip-pretrained-lora_1xb16-3k_synthetic-96x96.py')
@@ -46,9 +49,18 @@ def train(config, work, data, options=(), iters=6, processes=1,
                list(options), check=False)
 
 
-def evaluate(config, ckpt, work, data):
+def evaluate(config, ckpt, work, data, options=()):
     return run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir',
-                work, '--cfg-options'] + small_options(data), check=False)
+                work, '--out', work, '--cfg-options'] + small_options(data) +
+               list(options), check=False)
+
+
+def predictions(config, ckpt, data):
+    """The inferencer's results on the test split's sentences."""
+    pairs = split_sentences(data, config=config)
+    inferencer = RefSegInferencer(config, ckpt, device='cpu',
+                                  merge_adapters=False)
+    return inferencer([p[0] for p in pairs], [p[1] for p in pairs])
 
 
 def saved_clip(clip_dir):
@@ -141,13 +153,21 @@ def test_tools_test_on_trained_weights_only_equals_full(setup):
     small, full = str(tmp / 'work' / 'iter_6.pth'), str(tmp / 'full' /
                                                           'iter_6.pth')
     assert osp.getsize(small) < osp.getsize(full)
-    metrics = []
+    # at the model's own threshold every mask of 6 iterations is empty
+    probs = [p['prob'] for p in predictions(config, full, data)]
+    threshold = spread_threshold(probs)
+    metrics, rows = [], []
     for name, ckpt in (('small', small), ('full', full)):
-        proc = evaluate(config, ckpt, str(tmp / f'test_{name}'), data)
+        work = str(tmp / f'test_{name}')
+        proc = evaluate(config, ckpt, work, data, [
+            f'model.decode_head.threshold={threshold!r}'])
         assert proc.returncode == 0, proc.stderr[-3000:]
-        metrics.append(latest_metrics(str(tmp / f'test_{name}')))
+        metrics.append(latest_metrics(work))
+        rows.append(open(osp.join(work, 'results.jsonl')).read())
+    assert_nontrivial([p > threshold for p in probs], metrics[1]['mIoU'])
     for key in ('oIoU', 'mIoU', 'Prec@0.5'):
         assert metrics[0][key] == metrics[1][key], key
+    assert rows[0] == rows[1]  # every sentence's IoU
     torch.manual_seed(1)
     CLIPModel(CLIPConfig(**Config.fromfile(CONFIG).tiny_clip)) \
         .save_pretrained(tmp / 'other_clip')
