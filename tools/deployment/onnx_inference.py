@@ -6,8 +6,9 @@ Example:
 
 The config gives the preprocessing: the same test pipeline (letterbox,
 tokenizer) and data preprocessor (normalisation, padding) as
-``RefSegInferencer``, and mmseg's post-processing (crop the padding,
-resize to the image, sigmoid, threshold). Only the network runs in ONNX
+``RefSegInferencer``, and the segmentor's own post-processing
+(``postprocess_referring``: crop the padding, resize to the image,
+sigmoid, threshold, the no-target answer). Only the network runs in ONNX
 Runtime, so the result dicts are the inferencer's.
 """
 import argparse
@@ -17,7 +18,6 @@ from typing import List, Optional
 
 import numpy as np
 import torch
-import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
@@ -27,26 +27,14 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from mmseg.models.decode_heads.decode_head import BaseDecodeHead  # noqa
 from mmseg.models.segmentors.base import BaseSegmentor  # noqa: E402
+from mmseg.registry import MODELS  # noqa: E402
 from mmseg.utils import OptSampleList, SampleList  # noqa: E402
 from projects.haris.apis import RefSegInferencer  # noqa: E402
-from projects.haris.models.segmentors import ReferringSegmentor  # noqa
+from projects.haris.models.segmentors.referring_postprocess import (  # noqa
+    check_whole_mode, postprocess_referring, text_inputs)
 from tools.deployment.export_onnx import (  # noqa: E402
     INPUT_NAMES, MASK_OUTPUT, NO_TARGET_OUTPUT)
-
-
-class _HeadSettings(nn.Module):
-    """What the segmentor's post-processing reads from a decode head."""
-
-    def __init__(self, threshold: float, align_corners: bool,
-                 no_target_threshold: float) -> None:
-        super().__init__()
-        self.threshold = threshold
-        self.align_corners = align_corners
-        self.no_target_threshold = no_target_threshold
-
-    predict_by_feat = BaseDecodeHead.predict_by_feat
 
 
 class OnnxReferringSegmentor(BaseSegmentor):
@@ -55,19 +43,17 @@ class OnnxReferringSegmentor(BaseSegmentor):
 
     Everything around the network is the PyTorch model's own code: the
     data preprocessor built from the config, the text inputs read from the
-    samples' metainfo, the decode head's resizing to the padded input and
-    ``ReferringSegmentor.predict`` (mmseg's post-processing, and the
-    no-target answer when the model has that output).
+    samples' metainfo, the config's decode head (built for its resizing to
+    the padded input and its thresholds and options; its weights are not
+    used) and ``postprocess_referring``, the post-processing
+    ``ReferringSegmentor.predict`` calls (mmseg's, and the no-target answer
+    when the model has that output).
 
     Args:
         onnx_file (str): Written by ``tools/deployment/export_onnx.py``.
         data_preprocessor (dict): The config's ``model.data_preprocessor``.
+        decode_head (dict): The config's ``model.decode_head``.
         test_cfg (dict, optional): The config's ``model.test_cfg``.
-        threshold (float): Sigmoid threshold of the mask (the config's
-            ``decode_head.threshold``).
-        align_corners (bool): The decode head's ``align_corners``.
-        no_target_threshold (float): The decode head's
-            ``no_target_threshold``.
         threads (int, optional): ONNX Runtime's intra-op threads; None
             lets it choose.
     """
@@ -75,10 +61,8 @@ class OnnxReferringSegmentor(BaseSegmentor):
     def __init__(self,
                  onnx_file: str,
                  data_preprocessor: dict,
+                 decode_head: dict,
                  test_cfg: Optional[dict] = None,
-                 threshold: float = 0.5,
-                 align_corners: bool = False,
-                 no_target_threshold: float = 0.5,
                  threads: Optional[int] = None) -> None:
         import onnxruntime as ort
         super().__init__(data_preprocessor=data_preprocessor)
@@ -98,15 +82,21 @@ class OnnxReferringSegmentor(BaseSegmentor):
                              f'{list(INPUT_NAMES)} (export it with '
                              'tools/deployment/export_onnx.py).')
         self.output_names = [o.name for o in self.session.get_outputs()]
-        self.test_cfg = dict(test_cfg or {}, merge_adapters=False)
-        self.decode_head = _HeadSettings(threshold, align_corners,
-                                         no_target_threshold)
-        self.align_corners = align_corners
+        self.test_cfg = dict(test_cfg or {})
+        self.decode_head = MODELS.build(decode_head)
+        self.align_corners = self.decode_head.align_corners
 
-    # the PyTorch segmentor's own steps around the network
-    text_inputs = ReferringSegmentor.text_inputs
-    check_whole_mode = ReferringSegmentor.check_whole_mode
-    predict = ReferringSegmentor.predict
+    def predict(self,
+                inputs: Tensor,
+                data_samples: OptSampleList = None) -> SampleList:
+        """As ``ReferringSegmentor.predict``: the network's outputs, then
+        the shared post-processing."""
+        check_whole_mode(self.test_cfg)
+        metas = [] if data_samples is None else [
+            s.metainfo for s in data_samples
+        ]
+        logits, no_target = self.decode(inputs, metas)
+        return postprocess_referring(self, logits, data_samples, no_target)
 
     def run(self, inputs: Tensor, token_ids: Tensor,
             token_mask: Tensor) -> List[np.ndarray]:
@@ -120,8 +110,8 @@ class OnnxReferringSegmentor(BaseSegmentor):
     def decode(self, inputs: Tensor, batch_img_metas: List[dict]):
         """As ``ReferringSegmentor.decode``: mask logits at the padded
         input's size and the no-target probabilities (B, ) or None."""
-        outs = dict(zip(self.output_names,
-                        self.run(inputs, *self.text_inputs(batch_img_metas))))
+        tokens = text_inputs(batch_img_metas, inputs.device)
+        outs = dict(zip(self.output_names, self.run(inputs, *tokens)))
         logits = torch.from_numpy(outs[MASK_OUTPUT]).to(inputs.device)
         logits = self.decode_head.predict_by_feat(logits, batch_img_metas)
         no_target = outs.get(NO_TARGET_OUTPUT)
@@ -165,14 +155,11 @@ class OnnxRefSegInferencer(RefSegInferencer):
                  threads: Optional[int] = None) -> None:
         cfg = Config.fromfile(config) if isinstance(config, str) else config
         init_default_scope(cfg.get('default_scope', 'mmseg'))
-        head = cfg.model.decode_head
         self.model = OnnxReferringSegmentor(
             onnx_file,
             cfg.model.data_preprocessor,
+            cfg.model.decode_head,
             test_cfg=cfg.model.get('test_cfg'),
-            threshold=head.get('threshold', 0.5),
-            align_corners=head.get('align_corners', False),
-            no_target_threshold=head.get('no_target_threshold', 0.5),
             threads=threads)
         self.model.cfg = cfg
         self.model.eval()

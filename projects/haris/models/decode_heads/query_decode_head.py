@@ -66,6 +66,12 @@ class QueryDecodeHead(BaseDecodeHead):
         no_target_threshold (float): A sentence whose no-target probability
             exceeds it is answered "no target" (empty mask).
             Defaults to 0.5.
+        empty_mask_is_no_target (bool): With the no-target output, also
+            answer "no target" when the predicted mask is empty, whatever
+            the probability (as a model without the output answers). False
+            leaves the answer to the no-target output alone (a sentence it
+            answers "there is a target" may then have an empty mask).
+            Prediction only; the segmentor applies it. Defaults to True.
         **kwargs: ``BaseDecodeHead`` arguments (``loss_decode``,
             ``threshold``, ``norm_cfg``, ...).
     """
@@ -84,6 +90,7 @@ class QueryDecodeHead(BaseDecodeHead):
                  no_target: bool = False,
                  loss_no_target: ConfigType = dict(),
                  no_target_threshold: float = 0.5,
+                 empty_mask_is_no_target: bool = True,
                  norm_cfg: dict = dict(type='GN', num_groups=32),
                  num_classes: int = 2,
                  out_channels: int = 1,
@@ -119,6 +126,7 @@ class QueryDecodeHead(BaseDecodeHead):
         self.aux_loss = aux_loss
         self.aux_weight = aux_weight
         self.no_target_threshold = no_target_threshold
+        self.empty_mask_is_no_target = empty_mask_is_no_target
         if no_target:
             # input: the final query and its mask's peak logit
             self.no_target_cls = nn.Sequential(

@@ -1,13 +1,14 @@
 """EncoderDecoder that carries the tokenised expression to the model."""
 from typing import List, Optional, Tuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.utils import OptSampleList, SampleList
+from .referring_postprocess import (check_whole_mode, postprocess_referring,
+                                    text_inputs)
 
 
 @MODELS.register_module()
@@ -25,8 +26,10 @@ class ReferringSegmentor(EncoderDecoder):
     ``no_target_score`` (the probability that the sentence names nothing)
     and ``pred_no_target``: the score is above the head's
     ``no_target_threshold``, or the predicted mask is empty (as a model
-    without the output answers). A no-target answer has an empty
-    ``pred_sem_seg`` and keeps its probabilities in ``seg_logits``.
+    without the output answers; the head's ``empty_mask_is_no_target``,
+    on by default). A no-target answer has an empty ``pred_sem_seg`` and
+    keeps its probabilities in ``seg_logits``. The post-processing is
+    :func:`postprocess_referring`, which the ONNX Runtime runner calls too.
 
     Prediction encodes each distinct image of a batch once: the vision
     tower does not depend on the text, so the sentences of one image share
@@ -45,19 +48,7 @@ class ReferringSegmentor(EncoderDecoder):
 
     def text_inputs(self, batch_img_metas: List[dict]) -> Tuple[Tensor, ...]:
         """Stack (B, L) token ids and mask from the metainfo."""
-        if not batch_img_metas or 'token_ids' not in batch_img_metas[0]:
-            raise KeyError(
-                'Samples carry no tokenised expression: add '
-                'TokenizeExpression to the pipeline and pack the sample '
-                'with PackReferringInputs.')
-        device = self.data_preprocessor.device
-        ids = torch.as_tensor(
-            np.stack([m['token_ids'] for m in batch_img_metas]),
-            device=device)
-        mask = torch.as_tensor(
-            np.stack([m['token_mask'] for m in batch_img_metas]),
-            device=device)
-        return ids, mask
+        return text_inputs(batch_img_metas, self.data_preprocessor.device)
 
     def encode(self,
                img: Tensor,
@@ -158,19 +149,7 @@ class ReferringSegmentor(EncoderDecoder):
             s.metainfo for s in data_samples
         ]
         logits, no_target = self.decode(inputs, metas)
-        results = self.postprocess_result(logits, data_samples)
-        if no_target is None:
-            return results
-        threshold = self.decode_head.no_target_threshold
-        for sample, score in zip(results, no_target.tolist()):
-            # an empty mask names nothing either: never answer "there is a
-            # target" with no pixel of it
-            answer = score > threshold or not sample.pred_sem_seg.data.any()
-            sample.set_field(score, 'no_target_score')
-            sample.set_field(bool(answer), 'pred_no_target')
-            if answer:
-                sample.pred_sem_seg.data.zero_()
-        return results
+        return postprocess_referring(self, logits, data_samples, no_target)
 
     def merge_adapters(self) -> None:
         """Fold the backbone's adapters into its weights (no-op for a
@@ -192,9 +171,7 @@ class ReferringSegmentor(EncoderDecoder):
     def check_whole_mode(self) -> None:
         """Whole-image inference only (sliding windows would cut the
         referent)."""
-        if self.test_cfg.get('mode', 'whole') != 'whole':
-            raise ValueError("ReferringSegmentor supports test_cfg mode "
-                             "'whole' only.")
+        check_whole_mode(self.test_cfg)
 
     def inference(self, inputs: Tensor, batch_img_metas: List[dict]) -> Tensor:
         """Whole-image logits (mmseg's inference entry point)."""
