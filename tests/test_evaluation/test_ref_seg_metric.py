@@ -122,3 +122,23 @@ def test_shape_mismatch_is_explained():
     metric = RefSegMetric()
     with pytest.raises(ValueError, match='after Resize'):
         metric.process({}, [sample([[1, 1]], [[1], [1]], img_path='x')])
+
+
+def test_no_target_answer_holds_at_every_threshold():
+    """A model with a no-target head: its answer empties the mask at every
+    threshold, not only the decode head's (the probabilities it keeps
+    are not a mask)."""
+    metric = RefSegMetric(thresholds=(None, 0.35))
+    metric.process({}, [
+        # answered "no target" (mask emptied); 0.4 > 0.35 at two pixels
+        sample([[0, 0, 0], [0, 0, 0]], [[1, 1, 0], [0, 0, 0]],
+               prob=[[0.4, 0.1, 0.4], [0, 0, 0]], pred_no_target=True),
+        # answered with a mask: 0.5 -> I 1, U 2; 0.35 -> I 2, U 2
+        sample([[1, 0, 0], [0, 0, 0]], [[1, 1, 0], [0, 0, 0]],
+               prob=[[0.6, 0.4, 0.1], [0, 0, 0]], pred_no_target=False),
+    ])
+    assert metric.results[0]['inter'] == [0, 0]
+    assert metric.results[0]['union'] == [2, 2]
+    res = metric.compute_metrics(metric.results)
+    assert res['oIoU'] == 25.0 and res['mIoU'] == 25.0  # (0 + 1) / (2 + 2)
+    assert res['oIoU@0.35'] == 50.0 and res['mIoU@0.35'] == 50.0

@@ -1,13 +1,14 @@
 """gIoU, cIoU, N-acc and T-acc for generalized referring segmentation
 (gRefCOCO, as ReLA's evaluator computes them)."""
 import logging
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from mmseg.registry import METRICS
+from ..models.segmentors.referring_postprocess import no_target_answer
 from .ref_seg_metric import RefSegMetric
 
 
@@ -17,16 +18,21 @@ class GRefSegMetric(RefSegMetric):
     no object (its target mask is empty) or several (the union of their
     masks).
 
-    Per sentence, with I and U the intersection and union of the predicted
-    and target masks (``ignore_index`` pixels excluded):
+    The prediction is scored as given: its mask and its no-target answer,
+    whichever mask the model chose to give with that answer (ours empties
+    it; ReLA's model does not). Per sentence, with I and U the intersection
+    and union of the predicted and target masks (``ignore_index`` pixels
+    excluded), as ReLA's evaluator:
 
-    - no-target sentence, predicted no-target (true positive): IoU 1, adds
-      nothing to the sums of I and U;
-    - no-target sentence, a mask predicted (false negative): IoU 0, the
-      predicted area is added to the sum of U;
-    - sentence with a target, predicted no-target (false positive): I is
-      0, U the target's area; IoU 0;
-    - sentence with a target and a mask (true negative): IoU = I / U.
+    - no-target sentence, answered "no target" (true positive): IoU 1,
+      adds nothing to the sums of I and U;
+    - no-target sentence, answered with a target (false negative): IoU 0,
+      U (the predicted area) is added to the sum of U;
+    - sentence with a target, answered "no target" (false positive): I is
+      0 and U is kept (a mask given with the answer stays in the union);
+      IoU 0;
+    - sentence with a target, answered with a target (true negative):
+      IoU = I / U, 0 if U is 0.
 
     Keys (percentages, two decimals):
 
@@ -46,17 +52,21 @@ class GRefSegMetric(RefSegMetric):
     The ground truth says no-target through the sample's ``no_target``
     flag, or, when the sample has none, through a mask without foreground
     pixels. The prediction says no-target through ``pred_no_target`` (set
-    by a model with a no-target head; its mask then counts as empty), or,
-    for a model without the head, through an empty predicted mask. A
-    sentence with a target whose ground-truth mask is empty (e.g. every
-    pixel ignored) scores IoU 0 when its union is empty, as in ReLA; the
-    number of such sentences is logged as a warning.
+    by a model with a no-target head), or, for a model without the head,
+    through an empty predicted mask (the rule of
+    ``referring_postprocess.no_target_answer``, which the segmentor
+    applies too). A sentence with a target whose ground-truth mask is
+    empty (e.g. every pixel ignored) scores IoU 0 when its union is empty,
+    as in ReLA; the number of such sentences is logged as a warning.
 
     As in :class:`RefSegMetric`, several binarisation thresholds can be
-    scored in one pass (further thresholds give the keys suffixed
-    ``@x``), and ``output_file`` writes one JSON line per sentence, here
-    with ``gt_no_target``, ``pred_no_target``, ``num_targets`` and
-    ``no_target_score`` added.
+    scored in one pass (further thresholds give the keys suffixed ``@x``;
+    the head's answer holds at each, with no mask when it is "no target";
+    without the head the mask at each threshold is the answer),
+    ``eval_size`` scores at a fixed size (ReLA's 480x480; which sentences
+    are empty is read at the original resolution), and ``output_file``
+    writes one JSON line per sentence, here with ``gt_no_target``,
+    ``pred_no_target``, ``num_targets`` and ``no_target_score`` added.
 
     Args:
         thresholds (Sequence[float | None]): As in :class:`RefSegMetric`.
@@ -69,6 +79,9 @@ class GRefSegMetric(RefSegMetric):
         ignore_index (int): Label excluded from scoring. Defaults to 255.
         output_file (str, optional): Per-sentence JSON lines. Defaults to
             None.
+        eval_size (int | tuple[int, int], optional): As in
+            :class:`RefSegMetric`; 480 for ReLA's protocol. Defaults to
+            None (the original resolution).
     """
 
     def __init__(self,
@@ -78,6 +91,7 @@ class GRefSegMetric(RefSegMetric):
                  prec_inclusive: bool = True,
                  ignore_index: int = 255,
                  output_file: Optional[str] = None,
+                 eval_size: Union[int, Sequence[int], None] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(
@@ -87,28 +101,22 @@ class GRefSegMetric(RefSegMetric):
             prec_inclusive=prec_inclusive,
             ignore_index=ignore_index,
             output_file=output_file,
+            eval_size=eval_size,
             collect_device=collect_device,
             prefix=prefix)
 
     def measure(self, sample: dict) -> dict:
         record = super().measure(sample)
         gt_flag = sample.get('no_target')
-        record['gt_no_target'] = (record['target'] == 0 if gt_flag is None
+        record['gt_no_target'] = (record['target_empty'] if gt_flag is None
                                   else bool(gt_flag))
         head = sample.get('pred_no_target')
-        if head is None:
-            # no no-target head: an empty mask is the no-target answer
+        if head is None:  # no no-target head: the mask is the answer
             record['pred_no_target'] = [
-                u - record['target'] + i == 0
-                for i, u in zip(record['inter'], record['union'])
+                no_target_answer(empty) for empty in record['pred_empty']
             ]
-        else:
-            # the model's answer holds at every threshold; its mask is empty
-            head = bool(head)
-            record['pred_no_target'] = [head] * len(self.thresholds)
-            if head:
-                record['inter'] = [0] * len(self.thresholds)
-                record['union'] = [record['target']] * len(self.thresholds)
+        else:  # the head's answer holds at every threshold
+            record['pred_no_target'] = [bool(head)] * len(self.thresholds)
         num = sample.get('num_targets')
         record['num_targets'] = None if num is None else int(num)
         score = sample.get('no_target_score')
@@ -122,19 +130,17 @@ class GRefSegMetric(RefSegMetric):
 
     def sentence_scores(self, results: List[dict], index: int):
         """Per-sentence (IoU, I, U) arrays at the ``index``-th threshold,
-        with ReLA's no-target rules applied."""
+        with ReLA's no-target rules applied to the prediction as given."""
         ious, inters, unions = [], [], []
         for r in results:
             inter, union = r['inter'][index], r['union'][index]
             pred_nt = r['pred_no_target'][index]
             if r['gt_no_target']:
-                # U is the predicted area (such a target is empty)
                 iou = 1.0 if pred_nt else 0.0
-                pred_area = union - r['target'] + inter
                 inter = 0
-                union = 0 if pred_nt else pred_area
+                union = 0 if pred_nt else union
             else:
-                if pred_nt:
+                if pred_nt:  # the mask given stays in U
                     inter = 0
                 iou = inter / union if union > 0 else 0.0
             ious.append(iou)
@@ -184,7 +190,8 @@ class GRefSegMetric(RefSegMetric):
             })
         prec_rule = '>=' if self.prec_inclusive else '>'
         print_log(
-            f'{len(results)} sentences: {int(gt_nt.sum())} no-target, '
+            f'{len(results)} sentences ({self.resolution()}): '
+            f'{int(gt_nt.sum())} no-target, '
             f'{int(single.sum())} single-target, {int(multi.sum())} '
             f'multi-target, {int((num_targets < 0).sum())} without '
             f'num_targets; Pr@t counts IoU {prec_rule} t over sentences '

@@ -2,7 +2,7 @@
 import json
 import os
 import tempfile
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -10,6 +10,8 @@ from mmengine.logging import print_log
 from prettytable import PrettyTable
 
 from mmseg.registry import METRICS
+from ..models.segmentors.referring_postprocess import mask_with_answer
+from .nearest_resize import resize_nearest
 
 
 def iou_scores(inters: np.ndarray, unions: np.ndarray) -> np.ndarray:
@@ -20,7 +22,8 @@ def iou_scores(inters: np.ndarray, unions: np.ndarray) -> np.ndarray:
 
 @METRICS.register_module()
 class RefSegMetric(BaseMetric):
-    """Referring-segmentation metrics at the original image resolution.
+    """Referring-segmentation metrics, at the original image resolution or
+    at a fixed size.
 
     - ``oIoU``: overall IoU, sum of intersections / sum of unions (LAVT's
       "oIoU").
@@ -33,6 +36,17 @@ class RefSegMetric(BaseMetric):
     threshold ``x`` the same keys suffixed ``@x`` (``oIoU@0.35``,
     ``mIoU@0.35``, ``Prec@0.5@0.35``). Only intersection and union counts
     are kept per sentence, never masks or probabilities.
+
+    A prediction of a model with the no-target output that answers "no
+    target" (``pred_no_target``) has no mask at any threshold: the
+    probabilities it keeps in ``seg_logits`` are not thresholded (the
+    plain keys score ``pred_sem_seg`` as given, which that model emptied).
+
+    ``eval_size`` scores at a fixed size instead: prediction and ground
+    truth are resized by nearest neighbour (PIL's, as LAVT resizes its
+    ground truth) before counting, so every sentence weighs the same number
+    of pixels in oIoU. LAVT and ReLA report numbers at 480x480; CRIS, ETRIS
+    and DETRIS at the original resolution (the default).
 
     Pixels labelled ``ignore_index`` are excluded. Evaluation is exact under
     distributed testing: mmengine collects every sample once.
@@ -53,9 +67,11 @@ class RefSegMetric(BaseMetric):
             Defaults to True.
         ignore_index (int): Label excluded from scoring. Defaults to 255.
         output_file (str, optional): Write per-sentence results (ref id,
-            sentence id and position in the ref, sentence, image, IoU at
-            every threshold) as JSON lines here, in the dataset's order.
+            sentence, image, IoU at every threshold) as JSON lines here.
             Defaults to None.
+        eval_size (int | tuple[int, int], optional): Score at this (h, w)
+            (an int is square, e.g. 480 for LAVT's and ReLA's protocol).
+            None scores at the original resolution. Defaults to None.
     """
     default_prefix = None
 
@@ -67,6 +83,7 @@ class RefSegMetric(BaseMetric):
                  prec_inclusive: bool = True,
                  ignore_index: int = 255,
                  output_file: Optional[str] = None,
+                 eval_size: Union[int, Sequence[int], None] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -91,6 +108,25 @@ class RefSegMetric(BaseMetric):
         self.prec_inclusive = prec_inclusive
         self.ignore_index = ignore_index
         self.output_file = output_file
+        self.eval_size = self.check_eval_size(eval_size)
+
+    @staticmethod
+    def check_eval_size(
+            eval_size: Union[int, Sequence[int], None]
+    ) -> Optional[Tuple[int, int]]:
+        """``eval_size`` as (h, w), or None."""
+        if eval_size is None:
+            return None
+        size = (eval_size, eval_size) if isinstance(eval_size, int) \
+            else eval_size
+        if isinstance(size, str) or not isinstance(size, Sequence) or \
+                len(size) != 2 or not all(
+                    isinstance(n, int) and n > 0 for n in size):
+            raise ValueError(
+                f'eval_size={eval_size!r}: give a positive int (e.g. 480 '
+                'for 480x480, as LAVT and ReLA score) or (h, w), or None '
+                'for the original resolution.')
+        return tuple(size)
 
     @property
     def threshold(self) -> Optional[float]:
@@ -102,7 +138,9 @@ class RefSegMetric(BaseMetric):
         return '' if index == 0 else f'@{self.thresholds[index]:g}'
 
     def predictions(self, sample: dict) -> list:
-        """One boolean (H, W) mask per threshold."""
+        """One boolean (H, W) mask per threshold: ``pred_sem_seg`` for
+        None, else the probabilities above the threshold, with the
+        model's no-target answer (which holds at every threshold)."""
         preds = []
         for thr in self.thresholds:
             if thr is None:
@@ -115,7 +153,9 @@ class RefSegMetric(BaseMetric):
                     'stores them for a one-channel decode head); this '
                     f'sample of {sample.get("img_path")} has none. Use '
                     'thresholds=(None, ) to score the model\'s prediction.')
-            preds.append(sample['seg_logits']['data'][0] > thr)
+            preds.append(
+                mask_with_answer(sample['seg_logits']['data'][0] > thr,
+                                 sample.get('pred_no_target')))
         return preds
 
     def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
@@ -124,8 +164,10 @@ class RefSegMetric(BaseMetric):
 
     def measure(self, sample: dict) -> dict:
         """The record kept for one sentence: intersection and union at
-        every threshold, the target's area and the sentence's ids (only
-        counts, never masks or probabilities)."""
+        every threshold and the target's area (at ``eval_size`` if set),
+        whether the prediction at each threshold and the target are empty
+        (at the original resolution, as the model gave them), and the
+        sentence's ids (only counts, never masks or probabilities)."""
         preds = self.predictions(sample)
         gt = sample['gt_sem_seg']['data'][0].to(preds[0].device)
         if preds[0].shape != gt.shape:
@@ -135,6 +177,13 @@ class RefSegMetric(BaseMetric):
                 ' load masks after Resize in the test pipeline.')
         valid = gt != self.ignore_index
         target = (gt == 1) & valid
+        pred_empty = [not bool((pred & valid).any()) for pred in preds]
+        target_empty = not bool(target.any())
+        if self.eval_size is not None:
+            preds = [resize_nearest(p, self.eval_size) for p in preds]
+            gt = resize_nearest(gt, self.eval_size)
+            valid = gt != self.ignore_index
+            target = (gt == 1) & valid
         inters, unions = [], []
         for pred in preds:
             pred = pred & valid
@@ -144,10 +193,10 @@ class RefSegMetric(BaseMetric):
             inter=inters,
             union=unions,
             target=int(target.sum()),
+            pred_empty=pred_empty,
+            target_empty=target_empty,
             ref_id=sample.get('ref_id'),
             sent_id=sample.get('sent_id'),
-            sent_index=sample.get('sent_index'),
-            sample_idx=sample.get('sample_idx'),
             text=sample.get('text'),
             img_path=sample.get('img_path'))
 
@@ -177,12 +226,20 @@ class RefSegMetric(BaseMetric):
             metrics.update({k + self.suffix(i): v for k, v in row.items()})
         prec_rule = '>=' if self.prec_inclusive else '>'
         print_log(
-            f'{len(results)} sentences; Prec@t counts IoU {prec_rule} t\n'
+            f'{len(results)} sentences, {self.resolution()}; Prec@t counts '
+            f'IoU {prec_rule} t\n'
             f'{table.get_string()}',
             logger='current')
         if self.output_file:
             self.write_samples(results, ious)
         return metrics
+
+    def resolution(self) -> str:
+        """Where the masks are scored, for the log."""
+        if self.eval_size is None:
+            return 'scored at the original resolution'
+        h, w = self.eval_size
+        return f'scored at {h}x{w} (nearest neighbour)'
 
     def key_names(self) -> List[str]:
         """Metric names of one threshold, without suffix."""
@@ -190,25 +247,19 @@ class RefSegMetric(BaseMetric):
 
     def sample_row(self, result: dict, ious: np.ndarray) -> dict:
         """One sentence's line of ``output_file``."""
-        row = {k: result[k] for k in ('ref_id', 'sent_id', 'sent_index',
-                                      'text', 'img_path')}
+        row = {k: result[k] for k in ('ref_id', 'sent_id', 'text',
+                                      'img_path')}
         for i in range(len(self.thresholds)):
             row['iou' + self.suffix(i)] = round(float(ious[i]), 4)
         return row
 
     def write_samples(self, results: List[dict], ious: np.ndarray) -> None:
         """Per-sentence results (``ious``: (num_sentences,
-        num_thresholds)) as JSON lines, written atomically, in the
-        dataset's order (``sample_idx``) whatever the number of processes
-        that collected them."""
-        order = range(len(results))
-        if all(r.get('sample_idx') is not None for r in results):
-            order = sorted(order, key=lambda i: results[i]['sample_idx'])
+        num_thresholds)) as JSON lines, written atomically."""
         folder = os.path.dirname(os.path.abspath(self.output_file))
         os.makedirs(folder, exist_ok=True)
         with tempfile.NamedTemporaryFile(
                 'w', dir=folder, delete=False, suffix='.tmp') as f:
-            for i in order:
-                row = self.sample_row(results[i], ious[i])
-                f.write(json.dumps(row) + '\n')
+            for r, iou in zip(results, ious):
+                f.write(json.dumps(self.sample_row(r, iou)) + '\n')
         os.replace(f.name, self.output_file)
