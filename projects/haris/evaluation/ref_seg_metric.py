@@ -67,7 +67,8 @@ class RefSegMetric(BaseMetric):
             Defaults to True.
         ignore_index (int): Label excluded from scoring. Defaults to 255.
         output_file (str, optional): Write per-sentence results (ref id,
-            sentence, image, IoU at every threshold) as JSON lines here.
+            sentence id and position in the ref, sentence, image, IoU at
+            every threshold) as JSON lines here, in the dataset's order.
             Defaults to None.
         eval_size (int | tuple[int, int], optional): Score at this (h, w)
             (an int is square, e.g. 480 for LAVT's and ReLA's protocol).
@@ -197,6 +198,8 @@ class RefSegMetric(BaseMetric):
             target_empty=target_empty,
             ref_id=sample.get('ref_id'),
             sent_id=sample.get('sent_id'),
+            sent_index=sample.get('sent_index'),
+            sample_idx=sample.get('sample_idx'),
             text=sample.get('text'),
             img_path=sample.get('img_path'))
 
@@ -247,19 +250,25 @@ class RefSegMetric(BaseMetric):
 
     def sample_row(self, result: dict, ious: np.ndarray) -> dict:
         """One sentence's line of ``output_file``."""
-        row = {k: result[k] for k in ('ref_id', 'sent_id', 'text',
-                                      'img_path')}
+        row = {k: result[k] for k in ('ref_id', 'sent_id', 'sent_index',
+                                      'text', 'img_path')}
         for i in range(len(self.thresholds)):
             row['iou' + self.suffix(i)] = round(float(ious[i]), 4)
         return row
 
     def write_samples(self, results: List[dict], ious: np.ndarray) -> None:
         """Per-sentence results (``ious``: (num_sentences,
-        num_thresholds)) as JSON lines, written atomically."""
+        num_thresholds)) as JSON lines, written atomically, in the
+        dataset's order (``sample_idx``) whatever the number of processes
+        that collected them."""
+        order = range(len(results))
+        if all(r.get('sample_idx') is not None for r in results):
+            order = sorted(order, key=lambda i: results[i]['sample_idx'])
         folder = os.path.dirname(os.path.abspath(self.output_file))
         os.makedirs(folder, exist_ok=True)
         with tempfile.NamedTemporaryFile(
                 'w', dir=folder, delete=False, suffix='.tmp') as f:
-            for r, iou in zip(results, ious):
-                f.write(json.dumps(self.sample_row(r, iou)) + '\n')
+            for i in order:
+                row = self.sample_row(results[i], ious[i])
+                f.write(json.dumps(row) + '\n')
         os.replace(f.name, self.output_file)
