@@ -27,13 +27,14 @@ from tools.deployment.onnx_inference import \
 EXPORT = osp.join(ROOT, 'tools', 'deployment', 'export_onnx.py')
 
 
-@pytest.fixture(scope='module')
-def exported(tmp_path_factory):
-    """A tiny model with non-zero LoRA adapters (so merging them matters),
-    saved as config + checkpoint and exported by the command line tool."""
-    tmp = tmp_path_factory.mktemp('onnx')
+def export_tiny(tmp, no_target=False):
+    """A tiny model with non-zero LoRA adapters (LoRA's B starts at zero;
+    non-zero, merging them matters), saved as config + checkpoint and
+    exported by the command line tool. ``no_target`` builds the decode
+    head with the no-target output."""
     cfg = Config.fromfile(osp.join(ROOT, 'configs', 'haris_synthetic.py'))
     cfg.model = tiny_model_cfg()
+    cfg.model.decode_head.no_target = no_target
     cfg.dump(str(tmp / 'tiny.py'))
     torch.manual_seed(1)
     model = RefSegInferencer(cfg, device='cpu', merge_adapters=False).model
@@ -53,14 +54,25 @@ def exported(tmp_path_factory):
                 stdout=proc.stdout)
 
 
+@pytest.fixture(scope='module')
+def exported(tmp_path_factory):
+    return export_tiny(tmp_path_factory.mktemp('onnx'))
+
+
+@pytest.fixture(scope='module')
+def exported_no_target(tmp_path_factory):
+    return export_tiny(tmp_path_factory.mktemp('onnx_nt'), no_target=True)
+
+
+def dims(value):
+    """The named (str) or fixed (int) sizes of a graph input or output."""
+    return [d.dim_param or d.dim_value
+            for d in value.type.tensor_type.shape.dim]
+
+
 def test_checker_and_named_dynamic_axes(exported):
     onnx.checker.check_model(exported['onnx'], full_check=True)
     graph = onnx.load(exported['onnx']).graph
-
-    def dims(value):
-        return [d.dim_param or d.dim_value
-                for d in value.type.tensor_type.shape.dim]
-
     inputs = {i.name: dims(i) for i in graph.input}
     assert list(inputs) == list(INPUT_NAMES)
     assert inputs['image'][:2] == ['batch', 3]
@@ -81,9 +93,11 @@ CASES = [(1, (64, 64), 16), (2, (64, 64), 16), (2, (64, 64), 7),
 
 
 @pytest.mark.parametrize('batch,size,length', CASES)
-def test_onnx_runtime_matches_pytorch(exported, batch, size, length):
+def test_onnx_runtime_matches_pytorch(exported, batch, size, length,
+                                     record_property):
     """Against the model with its adapters not merged: the export merges
-    them, which must not change the logits beyond float rounding."""
+    them, which must not change the logits beyond float rounding. The
+    largest difference is recorded (``--junitxml`` shows it)."""
     torch.manual_seed(batch * 100 + length)
     inputs = example_inputs(batch, size, length, words=(length - 2, 2))
     assert inputs[2][0].all()
@@ -98,7 +112,9 @@ def test_onnx_runtime_matches_pytorch(exported, batch, size, length):
     })[0]
     assert got.shape == expected.shape == (batch, 1, size[0] // 4,
                                            size[1] // 4)
-    assert np.abs(got - expected).max() < 1e-4
+    diff = float(np.abs(got - expected).max())
+    record_property('max_abs_diff', diff)
+    assert diff < 1e-4
     a, b = expected > 0, got > 0
     assert (a | b).any()
     assert (a & b).sum() / (a | b).sum() >= 0.99
@@ -162,41 +178,56 @@ def test_size_not_a_multiple_of_the_patch_is_refused(exported, tmp_path):
                     str(tmp_path / 'x.onnx'), (60, 64))
 
 
-def test_no_target_output_is_exported_and_answered(tmp_path):
-    """A generalized model (decode head with the no-target output): the
-    export has a second output, and the runner gives the inferencer's
-    no-target answers (one sentence each side of the threshold)."""
-    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'haris_synthetic.py'))
-    cfg.model = tiny_model_cfg()
-    cfg.model.decode_head.no_target = True
-    torch.manual_seed(2)
-    model = RefSegInferencer(cfg, device='cpu').model
-    save_checkpoint(model.state_dict(), str(tmp_path / 'nt.pth'))
+def test_no_target_output_has_a_dynamic_batch_axis(exported_no_target):
+    graph = onnx.load(exported_no_target['onnx']).graph
+    assert [o.name for o in graph.output] == ['mask_logits',
+                                              'no_target_logit']
+    outputs = {o.name: dims(o) for o in graph.output}
+    assert outputs['no_target_logit'] == ['batch', 1]
+    assert outputs['mask_logits'] == ['batch', 1, 'mask_height',
+                                      'mask_width']
+    assert 'mask_logits_max_abs_diff' in exported_no_target['stdout']
+    assert 'no_target_logit_max_abs_diff' in exported_no_target['stdout']
+
+
+@pytest.mark.parametrize('batch,length', [(1, 7), (1, 22), (3, 7),
+                                          (3, 22)])
+def test_no_target_output_matches_pytorch(exported_no_target, batch, length,
+                                          record_property):
+    """Both outputs of the exported generalized model against the PyTorch
+    model with its adapters not merged, at batch sizes and text lengths
+    other than the export's (2 and 22)."""
+    torch.manual_seed(batch * 10 + length)
+    inputs = example_inputs(batch, (48, 64), length, words=(length - 2, 2))
+    with torch.no_grad():
+        expected = ReferringOnnxModel(exported_no_target['model'])(*inputs)
+    got = ort.InferenceSession(
+        exported_no_target['onnx'],
+        providers=['CPUExecutionProvider']).run(
+            None, {n: t.numpy() for n, t in zip(INPUT_NAMES, inputs)})
+    assert got[0].shape == (batch, 1, 12, 16)
+    assert got[1].shape == (batch, 1)
+    assert len(set(got[1][:, 0].tolist())) == batch  # one per sentence
+    for name, e, g in zip(('mask', 'no_target'), expected, got):
+        diff = float(np.abs(e.numpy() - g).max())
+        record_property(f'{name}_max_abs_diff', diff)
+        assert diff < 1e-4, name
+
+
+def test_no_target_answers_equal_the_inferencers(exported_no_target):
+    """The runner gives the inferencer's no-target answers, with one
+    sentence each side of the threshold."""
+    cfg = copy.deepcopy(exported_no_target['cfg'])
+    ckpt = exported_no_target['ckpt']
     image = np.random.default_rng(1).integers(0, 255, (40, 70, 3), np.uint8)
     texts = ['the red circle', 'a blue square on the left of the image']
     scores = [r['no_target_score'] for r in RefSegInferencer(
-        cfg, str(tmp_path / 'nt.pth'), device='cpu')(image, texts)]
+        cfg, ckpt, device='cpu')(image, texts)]
     assert scores[0] != scores[1]
     cfg.model.decode_head.no_target_threshold = float(np.mean(scores))
-    torch_inferencer = RefSegInferencer(cfg, str(tmp_path / 'nt.pth'),
-                                        device='cpu')
-    merged = torch_inferencer.model.eval()
-    merged.merge_adapters()
-    path = str(tmp_path / 'nt.onnx')
-    assert export_onnx(merged, path, (64, 64), text_length=16) == [
-        'mask_logits', 'no_target_logit'
-    ]
-    onnx.checker.check_model(path, full_check=True)
-    inputs = example_inputs(2, (48, 64), 16)
-    with torch.no_grad():
-        expected = ReferringOnnxModel(merged)(*inputs)
-    got = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(
-        None, {n: t.numpy() for n, t in zip(INPUT_NAMES, inputs)})
-    assert got[1].shape == (2, 1)
-    for e, g in zip(expected, got):
-        assert np.abs(e.numpy() - g).max() < 1e-4
-    expected = torch_inferencer(image, texts)
-    got = OnnxRefSegInferencer(cfg, path)(image, texts)
+    expected = RefSegInferencer(cfg, ckpt, device='cpu')(image, texts)
+    got = OnnxRefSegInferencer(cfg, exported_no_target['onnx'])(image,
+                                                                texts)
     assert [r['no_target'] for r in expected] == [
         scores[0] > scores[1], scores[1] > scores[0]
     ]
@@ -205,6 +236,7 @@ def test_no_target_output_is_exported_and_answered(tmp_path):
         assert b['no_target'] == a['no_target']
         assert b['no_target_score'] == pytest.approx(a['no_target_score'],
                                                      abs=1e-4)
+        np.testing.assert_allclose(a['prob'], b['prob'], atol=1e-4)
         union = (a['mask'] | b['mask']).sum()
         assert union == 0 or (a['mask'] & b['mask']).sum() / union >= 0.99
         if b['no_target']:
