@@ -101,10 +101,10 @@ def check_image(image, max_side: int = MAX_SIDE) -> np.ndarray:
 def apply_threshold(result: dict, threshold: float) -> dict:
     """``result`` with its mask and score at another sigmoid threshold;
     a no-target result keeps an empty mask."""
-    if result.get('no_target', False):
-        mask = np.zeros_like(result['mask'])
-    else:  # as the model thresholds: the same mask at its own threshold
-        mask = result['prob'] > threshold
+    from projects.haris.models.segmentors.referring_postprocess import \
+        mask_with_answer
+    mask = mask_with_answer(result['prob'] > threshold,
+                            result.get('no_target', False))
     score = float(result['prob'][mask].mean()) if mask.any() else 0.
     return dict(result, mask=mask, score=score)
 

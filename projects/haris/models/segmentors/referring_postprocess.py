@@ -56,10 +56,13 @@ def no_target_answer(mask_empty: bool,
     return score > threshold or (empty_mask_is_no_target and mask_empty)
 
 
-def mask_with_answer(mask: Tensor, no_target: Optional[bool]) -> Tensor:
-    """The mask that goes with the answer: empty for "no target", whatever
-    the probabilities (at any threshold)."""
-    return torch.zeros_like(mask) if no_target else mask
+def mask_with_answer(mask, no_target: Optional[bool]):
+    """The mask (a tensor or an array) that goes with the answer: empty for
+    "no target", whatever the probabilities (at any threshold)."""
+    if not no_target:
+        return mask
+    return torch.zeros_like(mask) if isinstance(mask, Tensor) \
+        else np.zeros_like(mask)
 
 
 def postprocess_referring(segmentor,
