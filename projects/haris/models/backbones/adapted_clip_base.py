@@ -13,6 +13,8 @@ from peft.tuners.tuners_utils import BaseTunerLayer
 from torch import Tensor
 from transformers import CLIPConfig, CLIPModel
 
+from .gradient_checkpointing import checkpointed_layers
+
 DEFAULT_PEFT = dict(
     peft_type='LORA',
     r=8,
@@ -108,6 +110,10 @@ class AdaptedCLIPBackboneBase(BaseModule):
             randomly initialised CLIP (tests, demos).
         frozen (bool): Freeze the original weights. False fine-tunes the
             whole encoders (ablation).
+        gradient_checkpointing (bool): Recompute each encoder layer's
+            activations in the backward pass instead of keeping them
+            (:meth:`checkpointing`). Less memory, one more forward of the
+            encoder layers per step. Defaults to False.
         init_cfg (dict, optional): Unused for CLIP; kept for mmengine.
     """
 
@@ -118,11 +124,13 @@ class AdaptedCLIPBackboneBase(BaseModule):
                  pretrained: Optional[str] = None,
                  clip_config: Optional[dict] = None,
                  frozen: bool = True,
+                 gradient_checkpointing: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.clip = build_clip(pretrained, clip_config)
         self.text_channels = self.clip.config.text_config.hidden_size
         self.frozen = frozen
+        self.gradient_checkpointing = gradient_checkpointing
 
     # ---- what a subclass provides ------------------------------------
 
@@ -209,6 +217,21 @@ class AdaptedCLIPBackboneBase(BaseModule):
                         module.train(mode)
         return self
 
+    def checkpointing(self, layers: List[nn.Module]):
+        """A context in which ``layers`` are checkpointed (their
+        activations recomputed in backward) if ``gradient_checkpointing``
+        is on, the backbone is training and gradients are enabled.
+
+        Every tower goes through here, CLIP's text and vision towers and an
+        mmpretrain encoder alike. HF's ``gradient_checkpointing_enable``
+        is not used: its encoder checkpoints only when the encoder module
+        itself is in training mode, and frozen encoders stay in eval mode,
+        so it would be silently off in the default configuration.
+        """
+        return checkpointed_layers(
+            layers, self.gradient_checkpointing and self.training
+            and torch.is_grad_enabled())
+
     def forward_vision(self, img: Tensor) -> List[Tensor]:
         """Patch-token maps (B, C, H/p, W/p) after the layers in
         ``out_indices``."""
@@ -222,8 +245,10 @@ class AdaptedCLIPBackboneBase(BaseModule):
                      token_mask: Tensor) -> Dict[str, Tensor]:
         """Word features (B, L, C), sentence feature (B, C), padding mask
         (B, L) with True at padding."""
-        out = self.clip.text_model(
-            input_ids=token_ids, attention_mask=token_mask.long())
+        text_model = self.clip.text_model
+        with self.checkpointing(text_model.encoder.layers):
+            out = text_model(
+                input_ids=token_ids, attention_mask=token_mask.long())
         return dict(
             words=out.last_hidden_state,
             sentence=out.pooler_output,

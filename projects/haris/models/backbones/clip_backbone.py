@@ -37,6 +37,12 @@ class HFCLIPBackbone(AdaptedCLIPBackboneBase):
         vision_encoder (dict, optional): Not accepted here; an mmpretrain
             vision encoder is ``type='MMPretrainCLIPTextBackbone'`` with the
             same arguments. Defaults to None.
+        gradient_checkpointing (bool): While training, recompute the
+            activations of each layer of both towers in the backward pass
+            instead of keeping them (non-reentrant ``torch.utils.checkpoint``,
+            so adapters in frozen layers get gradients). Less activation
+            memory, one more forward of the towers' layers per step; off in
+            eval mode and under ``torch.no_grad()``. Defaults to False.
         init_cfg (dict, optional): Unused for CLIP; kept for mmengine.
     """
 
@@ -47,6 +53,7 @@ class HFCLIPBackbone(AdaptedCLIPBackboneBase):
                  peft_cfg: Optional[dict] = DEFAULT_PEFT,
                  frozen: bool = True,
                  vision_encoder: Optional[dict] = None,
+                 gradient_checkpointing: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         if vision_encoder is not None:
             raise ValueError(
@@ -54,7 +61,8 @@ class HFCLIPBackbone(AdaptedCLIPBackboneBase):
                 '`vision_encoder`. For an mmpretrain vision encoder set '
                 "model.backbone.type='MMPretrainCLIPTextBackbone' (same "
                 'arguments; checkpoints load unchanged).')
-        super().__init__(pretrained, clip_config, frozen, init_cfg)
+        super().__init__(pretrained, clip_config, frozen,
+                         gradient_checkpointing, init_cfg)
         vision_cfg = self.clip.config.vision_config
         num_layers = vision_cfg.num_hidden_layers
         if not all(0 <= i <= num_layers for i in out_indices):
@@ -88,9 +96,11 @@ class HFCLIPBackbone(AdaptedCLIPBackboneBase):
         x = tower.embeddings(img, interpolate_pos_encoding=True)
         x = tower.pre_layrnorm(x)  # (B, 1 + N, C)
         hidden = [x]  # hidden[i]: the tokens after layer i (0: embeddings)
-        for layer in tower.encoder.layers[:max(self.out_indices)]:
-            x = layer(x, None, None)[0]
-            hidden.append(x)
+        layers = tower.encoder.layers[:max(self.out_indices)]
+        with self.checkpointing(layers):
+            for layer in layers:
+                x = layer(x, None, None)[0]
+                hidden.append(x)
         grid = (h // self.patch_size, w // self.patch_size)
         maps = []
         for i in self.out_indices:

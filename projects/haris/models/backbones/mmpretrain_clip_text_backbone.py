@@ -64,6 +64,15 @@ class MMPretrainCLIPTextBackbone(AdaptedCLIPBackboneBase):
             CLIP's attention projections.
         frozen (bool): Freeze the original weights. False fine-tunes both
             encoders (ablation). Defaults to True.
+        gradient_checkpointing (bool): While training, recompute the
+            activations of each layer of the mmpretrain encoder and of
+            CLIP's text tower in the backward pass instead of keeping them
+            (non-reentrant ``torch.utils.checkpoint`` around each layer's
+            forward, so adapters in frozen layers get gradients; the
+            encoder's ``with_cp``, where it has one, is not needed). Less
+            activation memory, one more forward of the layers per step;
+            off in eval mode and under ``torch.no_grad()``. Defaults to
+            False.
         init_cfg (dict, optional): Unused; kept for mmengine.
     """
 
@@ -73,8 +82,10 @@ class MMPretrainCLIPTextBackbone(AdaptedCLIPBackboneBase):
                  clip_config: Optional[dict] = None,
                  peft_cfg: Optional[dict] = DEFAULT_PEFT,
                  frozen: bool = True,
+                 gradient_checkpointing: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(pretrained, clip_config, frozen, init_cfg)
+        super().__init__(pretrained, clip_config, frozen,
+                         gradient_checkpointing, init_cfg)
         del self.clip.vision_model, self.clip.visual_projection
         self.vision = build_mmpretrain_backbone(vision_encoder)
         self.out_indices = tuple(self.vision.out_indices)
@@ -97,4 +108,5 @@ class MMPretrainCLIPTextBackbone(AdaptedCLIPBackboneBase):
         return unused
 
     def _vision_maps(self, img: Tensor) -> List[Tensor]:
-        return list(self.vision(img))
+        with self.checkpointing(self.vision.layers):
+            return list(self.vision(img))
