@@ -14,6 +14,8 @@ from ..datasets import ReferringDataset, read_image
 from ..datasets.image_decoding import IMAGE_TYPES, ImageType
 from ..utils import load_model_checkpoint
 from ..utils.frozen_weights import pretrained_prefixes
+from .model_folder import (load_model_weights, read_model_config,
+                           resolve_model_folder)
 from ..visualization import add_caption, draw_mask
 
 
@@ -30,7 +32,9 @@ class RefSegInferencer:
     Args:
         config (str | Config): The model's config (e.g.
             configs/haris_refcoco.py).
-        checkpoint (str, optional): Weights written by tools/train.py.
+        checkpoint (str, optional): Weights written by tools/train.py,
+            or a model folder with this config (see
+            :meth:`from_pretrained`).
         device (str, optional): 'cpu', 'cuda', 'cuda:1', ... Defaults to
             CUDA when available.
         merge_adapters (bool): Fold the encoders' adapters into their
@@ -70,9 +74,41 @@ class RefSegInferencer:
         self.model.test_cfg['merge_adapters'] = merge_adapters
         self.pipeline = Compose(self.test_pipeline(self.model.cfg))
 
+    @classmethod
+    def from_pretrained(cls,
+                        path_or_id: str,
+                        device: Optional[str] = None,
+                        merge_adapters: bool = True,
+                        base_model: Optional[str] = None
+                        ) -> 'RefSegInferencer':
+        """The model of a folder written by
+        ``tools/model_converters/save_pretrained.py``, or of a hub
+        repository holding one (fetched with ``huggingface_hub``, which
+        honours ``HF_HUB_OFFLINE`` and its cache). Nothing is unpickled
+        and the folder's config is read as data, never run.
+
+        Args:
+            path_or_id (str): The folder, or a hub id (``owner/name``).
+            device (str, optional): As in :class:`RefSegInferencer`.
+            merge_adapters (bool): As in :class:`RefSegInferencer`.
+            base_model (str, optional): Read the frozen encoders from this
+                folder or hub id instead of the one the model names (e.g.
+                a local copy); their SHA-256 must match. Defaults to None.
+
+        Example:
+            >>> inferencer = RefSegInferencer.from_pretrained('owner/haris')
+            >>> inferencer('photo.jpg', 'the dog on the left')[0]['mask']
+        """
+        folder = resolve_model_folder(path_or_id)
+        cfg = read_model_config(folder)
+        if base_model is not None:
+            cfg.model.backbone.pretrained = base_model
+        return cls(cfg, folder, device, merge_adapters)
+
     def load_weights(self, checkpoint: str) -> None:
-        """Load a checkpoint strictly; a checkpoint of another model is
-        refused with the keys that do not fit. A checkpoint that left out
+        """Load a checkpoint (or a model folder's weights) strictly; a
+        checkpoint of another model is refused with the keys that do not
+        fit. A checkpoint that left out
         the frozen encoder weights (the default for frozen-encoder configs)
         gets them from the pretrained encoders the config names.
 
@@ -85,8 +121,11 @@ class RefSegInferencer:
                 pretrained_prefixes(backbone_cfg):
             self.model.backbone.load_state_dict(
                 MODELS.build(backbone_cfg).state_dict())
-        ckpt = load_model_checkpoint(self.model, checkpoint)
-        meta = ckpt.get('meta', {})
+        if osp.isdir(checkpoint):  # a model folder's weights
+            meta = load_model_weights(self.model, checkpoint, self.model.cfg)
+        else:
+            meta = load_model_checkpoint(self.model, checkpoint).get(
+                'meta', {})
         if meta.get('dataset_meta'):
             self.model.dataset_meta = meta['dataset_meta']
 
