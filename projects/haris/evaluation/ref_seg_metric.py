@@ -14,6 +14,11 @@ from ..models.segmentors.referring_postprocess import mask_with_answer
 from .nearest_resize import resize_nearest
 
 
+# what a sentence's row of ``output_file`` says besides its IoUs
+ROW_KEYS = ('ref_id', 'sent_id', 'sent_index', 'sample_idx', 'text',
+            'img_path')
+
+
 def iou_scores(inters: np.ndarray, unions: np.ndarray) -> np.ndarray:
     """Per-sample IoU; a sample whose prediction and target are both empty
     scores 1."""
@@ -35,7 +40,8 @@ class RefSegMetric(BaseMetric):
     scored in one pass: the first gives the plain keys, every further
     threshold ``x`` the same keys suffixed ``@x`` (``oIoU@0.35``,
     ``mIoU@0.35``, ``Prec@0.5@0.35``). Only intersection and union counts
-    are kept per sentence, never masks or probabilities.
+    are kept per sentence, never masks or probabilities (and the sentence,
+    its ids and image only when ``output_file`` asks for its row).
 
     A prediction of a model with the no-target output that answers "no
     target" (``pred_no_target``) has no mask at any threshold: the
@@ -167,8 +173,9 @@ class RefSegMetric(BaseMetric):
         """The record kept for one sentence: intersection and union at
         every threshold and the target's area (at ``eval_size`` if set),
         whether the prediction at each threshold and the target are empty
-        (at the original resolution, as the model gave them), and the
-        sentence's ids (only counts, never masks or probabilities)."""
+        (at the original resolution, as the model gave them); with
+        ``output_file`` also the sentence, its ids and image
+        (``ROW_KEYS``) for its row. Never masks or probabilities."""
         preds = self.predictions(sample)
         gt = sample['gt_sem_seg']['data'][0].to(preds[0].device)
         if preds[0].shape != gt.shape:
@@ -190,18 +197,16 @@ class RefSegMetric(BaseMetric):
             pred = pred & valid
             inters.append(int((pred & target).sum()))
             unions.append(int((pred | target).sum()))
-        return dict(
+        record = dict(
             inter=inters,
             union=unions,
             target=int(target.sum()),
             pred_empty=pred_empty,
-            target_empty=target_empty,
-            ref_id=sample.get('ref_id'),
-            sent_id=sample.get('sent_id'),
-            sent_index=sample.get('sent_index'),
-            sample_idx=sample.get('sample_idx'),
-            text=sample.get('text'),
-            img_path=sample.get('img_path'))
+            target_empty=target_empty)
+        if self.output_file:
+            # only the per-sentence rows need them
+            record.update({key: sample.get(key) for key in ROW_KEYS})
+        return record
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         # (num_sentences, num_thresholds)
