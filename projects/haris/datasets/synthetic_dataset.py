@@ -7,6 +7,7 @@ import cv2
 
 from mmseg.registry import DATASETS
 from .generic_dataset import GenericReferringDataset
+from .synthetic_multi_ref import generate_multi_ref_scenes, refs_of
 from .synthetic_scenes import (generate_claim_scenes,
                                generate_generalized_scenes, generate_scenes,
                                render_image, render_mask, render_union)
@@ -59,6 +60,12 @@ class SyntheticReferringDataset(GenericReferringDataset):
     ``..._two-noun``. At most one of ``relational_only``, ``generalized``,
     ``distractor_attributes`` and ``two_noun`` may be set.
 
+    With ``refs_per_image`` > 1, up to that many shapes of a scene are
+    refs, each with its own mask and expressions, and all share the
+    scene's image (RefCOCO refers to about 2.5 objects per image); the
+    refs of a scene are adjacent and ``num_samples`` counts scenes
+    (images). Folder ``..._refs<k>``. The one-ref folders are unchanged.
+
     Args:
         data_root (str): Folder for the generated files.
             Defaults to 'data/synthetic'.
@@ -78,6 +85,8 @@ class SyntheticReferringDataset(GenericReferringDataset):
             distractor. Defaults to False.
         two_noun (bool): Head noun, relation and context noun.
             Defaults to False.
+        refs_per_image (int): Most refs of one scene; 1 gives the one-ref
+            scenes. Defaults to 1.
         **kwargs: ``ReferringDataset`` arguments.
     """
 
@@ -93,18 +102,24 @@ class SyntheticReferringDataset(GenericReferringDataset):
                  multi_target_ratio: float = 0.25,
                  distractor_attributes: bool = False,
                  two_noun: bool = False,
+                 refs_per_image: int = 1,
                  **kwargs) -> None:
         if split not in SPLIT_SEEDS:
             raise ValueError(f'Unknown synthetic split {split!r}; use one '
                              f'of {sorted(SPLIT_SEEDS)}.')
+        if isinstance(refs_per_image, bool) or not isinstance(
+                refs_per_image, int) or refs_per_image < 1:
+            raise ValueError(f'refs_per_image must be a whole number >= 1, '
+                             f'got {refs_per_image!r}.')
         modes = dict(relational_only=relational_only, generalized=generalized,
                      distractor_attributes=distractor_attributes,
-                     two_noun=two_noun)
+                     two_noun=two_noun, refs_per_image=refs_per_image > 1)
         chosen = [k for k, v in modes.items() if v]
         if len(chosen) > 1:
             raise ValueError(
                 'SyntheticReferringDataset: ' +
-                ' and '.join(f'{k}=True' for k in chosen) +
+                ' and '.join('refs_per_image > 1' if k == 'refs_per_image'
+                             else f'{k}=True' for k in chosen) +
                 ' cannot be combined; set one of them.')
         claim_mode = None
         if distractor_attributes or two_noun:
@@ -112,7 +127,8 @@ class SyntheticReferringDataset(GenericReferringDataset):
         name = f'{split}_n{num_samples}_s{seed}_{image_size}px' + (
             '_relational' if relational_only else '') + dict(
                 distractor_attributes='_distractor-attrs',
-                two_noun='_two-noun').get(claim_mode, '')
+                two_noun='_two-noun').get(claim_mode, '') + (
+                    f'_refs{refs_per_image}' if refs_per_image > 1 else '')
         generalized_args = None
         if generalized:
             name += f'_gen-nt{no_target_ratio:g}-mt{multi_target_ratio:g}'
@@ -123,7 +139,7 @@ class SyntheticReferringDataset(GenericReferringDataset):
         ann_file = osp.join(folder, 'refs.jsonl')
         self.scene_args = (num_samples, seed * 10 + SPLIT_SEEDS[split],
                            image_size, relational_only, generalized_args,
-                           claim_mode)
+                           claim_mode, refs_per_image)
         if not osp.isfile(ann_file):
             self.generate(folder, ann_file, *self.scene_args)
         super().__init__(ann_file='refs.jsonl', data_root=folder, **kwargs)
@@ -137,8 +153,12 @@ class SyntheticReferringDataset(GenericReferringDataset):
 
     @staticmethod
     def make_scenes(num, seed, size, relational_only,
-                    generalized_args=None, claim_mode=None) -> list:
-        """The scenes :meth:`generate` writes."""
+                    generalized_args=None, claim_mode=None,
+                    refs_per_image=1) -> list:
+        """The scenes :meth:`generate` writes, one per ref."""
+        if refs_per_image > 1:
+            return refs_of(
+                generate_multi_ref_scenes(num, seed, size, refs_per_image))
         if claim_mode is not None:
             return generate_claim_scenes(num, seed, claim_mode, size)
         if generalized_args is None:
@@ -155,17 +175,24 @@ class SyntheticReferringDataset(GenericReferringDataset):
                  size,
                  relational_only,
                  generalized_args=None,
-                 claim_mode=None):
+                 claim_mode=None,
+                 refs_per_image=1):
         """Write images, masks and the JSON-lines file; with
         ``generalized_args`` (the two ratios), scenes of the generalized
         mode; with ``claim_mode``, scenes of that mode built for the
         feedback claim, whose lines also record the scene."""
         os.makedirs(osp.join(folder, 'images'), exist_ok=True)
         scenes = SyntheticReferringDataset.make_scenes(
-            num, seed, size, relational_only, generalized_args, claim_mode)
+            num, seed, size, relational_only, generalized_args, claim_mode,
+            refs_per_image)
         lines = []
+        last_image = None
         for i, scene in enumerate(scenes):
             img, mask = f'images/{i:06d}.png', f'images/{i:06d}_mask.png'
+            if refs_per_image > 1:  # the refs of a scene share its image
+                same = last_image is not None and \
+                    last_image[1] is scene['objects']
+                img = last_image[0] if same else img
             if generalized_args is None:
                 mask_array = render_mask(scene, scene['target'])
                 counts = {}
@@ -176,9 +203,11 @@ class SyntheticReferringDataset(GenericReferringDataset):
                 counts = dict(
                     no_target=not scene['targets'],
                     num_targets=len(scene['targets']))
-            write_atomic(
-                osp.join(folder, img),
-                lambda p: cv2.imwrite(p, render_image(scene)))
+            if last_image is None or last_image[0] != img:
+                write_atomic(
+                    osp.join(folder, img),
+                    lambda p: cv2.imwrite(p, render_image(scene)))
+            last_image = (img, scene['objects'])
             write_atomic(
                 osp.join(folder, mask),
                 lambda p: cv2.imwrite(p, mask_array * 255))
