@@ -31,9 +31,11 @@ class ReferringSegmentor(EncoderDecoder):
     keeps its probabilities in ``seg_logits``. The post-processing is
     :func:`postprocess_referring`, which the ONNX Runtime runner calls too.
 
-    Prediction encodes each distinct image of a batch once: the vision
-    tower does not depend on the text, so the sentences of one image share
-    its visual maps. Options read from ``test_cfg``:
+    Prediction and training encode each distinct image of a batch once:
+    the vision tower does not depend on the text, so the sentences of one
+    image share its visual maps (``train_cfg.encode_each_image_once``
+    switches it for training, default True; see :meth:`loss`). Options
+    read from ``test_cfg``:
 
     - ``encode_each_image_once`` (bool): group the samples whose input
       images are equal (``img_path`` as a hint, confirmed by
@@ -130,7 +132,17 @@ class ReferringSegmentor(EncoderDecoder):
         return self.encode(inputs, *self.text_inputs(batch_img_metas))
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        x = self.extract_feat(inputs, [s.metainfo for s in data_samples])
+        """Losses of a batch. As in prediction, samples whose input images
+        are equal share one vision pass, forward and backward
+        (``train_cfg.encode_each_image_once``, default True): the gradient
+        of the shared maps is the sum of their sentences' gradients, as if
+        each had its own copy. ``ImageGroupedBatchSampler`` puts the refs
+        of one image in the same batch."""
+        metas = [s.metainfo for s in data_samples]
+        image_index = None
+        if (self.train_cfg or {}).get('encode_each_image_once', True):
+            inputs, image_index = self.group_images(inputs, metas)
+        x = self.encode(inputs, *self.text_inputs(metas), image_index)
         losses = self._decode_head_forward_train(x, data_samples)
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
