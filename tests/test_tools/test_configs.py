@@ -35,6 +35,11 @@ def test_config_parses_and_model_builds(path, local_clip, tmp_path):
     assert cfg.default_hooks.checkpoint.save_best == ('gIoU' if generalized
                                                       else 'mIoU')
     assert cfg.test_dataloader.dataset.type
+    train = cfg.get('train_dataloader')
+    if train and train.dataset.type in ('RefCocoDataset', 'GRefCocoDataset'):
+        # the refs of an image share a batch and its vision pass
+        assert train.sampler.type == 'ImageGroupedSampler'
+        assert train.batch_sampler.type == 'ImageGroupedBatchSampler'
     pretrained = cfg.model.backbone.get('pretrained')
     if pretrained == 'work_dirs/tiny_clip':  # tools/pretrain_clip.py's out
         demo = Config.fromfile(osp.join(ROOT, 'configs', 'haris_synthetic.py'))
