@@ -3,6 +3,7 @@
 Example:
     python demo/web_demo.py configs/haris_synthetic.py \
         work_dirs/haris_synthetic/iter_3000.pth --port 7860
+    python demo/web_demo.py --model owner/name  # or a model folder
 then open http://127.0.0.1:7860. Needs the ``demo`` extra
 (``pip install -e ".[demo]"``). The page is served on 127.0.0.1 unless
 ``--host`` says otherwise; it is never shared through a public link, and it
@@ -439,10 +440,15 @@ def browse(url: str,
     return out
 
 
-def main():
+def main(argv=None):
+    from projects.haris.apis.model_source import (add_model_option,
+                                                  build_inferencer,
+                                                  check_model_arguments)
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='model config')
-    parser.add_argument('checkpoint', help='checkpoint of tools/train.py')
+    parser.add_argument('config', nargs='?', help='model config')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint of tools/train.py')
+    add_model_option(parser)
     parser.add_argument('--port', type=int, default=7860)
     parser.add_argument('--host', default='127.0.0.1',
                         help='address to serve on (0.0.0.0 opens the page '
@@ -457,17 +463,16 @@ def main():
     parser.add_argument(
         '--screenshot', metavar='PNG', help='instead of serving: run the '
         'first example in headless Chromium and save the page as PNG')
-    args = parser.parse_args()
-    for path, what in ((args.config, 'Config'), (args.checkpoint,
-                                                 'Checkpoint')):
-        if not osp.isfile(path):
-            sys.exit(f'{what} {path} not found.')
+    args = parser.parse_args(argv)
+    check_model_arguments(parser, args)
     try:
         import_gradio()
     except ImportError:
         sys.exit('The web page needs gradio: pip install -e ".[demo]"')
-    from projects.haris.apis import RefSegInferencer
-    inferencer = RefSegInferencer(args.config, args.checkpoint, args.device)
+    try:
+        inferencer = build_inferencer(args)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(str(err))
     app = build_app(inferencer, args.max_side)
     if args.screenshot:
         launch(app, args.host, args.port, block=False,

@@ -1,4 +1,13 @@
-"""Evaluate a HARIS checkpoint (mmseg's tools/test.py, for this project)."""
+"""Evaluate a HARIS checkpoint (mmseg's tools/test.py, for this project).
+
+    python tools/test.py CONFIG CHECKPOINT [--splits val testA testB]
+    python tools/test.py --model FOLDER_OR_HUB_ID [--cfg-options \
+        test_dataloader.dataset.data_root=/data/refcoco ...]
+
+A model folder's config keeps the test datasets it was evaluated on, with
+relative data roots (``data/...`` as in docs/dataset_prepare.md): run from
+a checkout that has them, or give your paths with ``--cfg-options``.
+"""
 import argparse
 import os.path as osp
 import sys
@@ -11,17 +20,22 @@ from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 from prettytable import PrettyTable  # noqa: E402
 
+from projects.haris.apis.model_folder import (  # noqa: E402
+    load_model_weights, read_model_config, resolve_model_folder)
+from projects.haris.apis.model_source import (  # noqa: E402
+    add_model_option, check_model_arguments)
 from projects.haris.utils import (add_run_arguments,  # noqa: E402
                                   close_distributed,
                                   init_cpu_distributed, load_model_checkpoint,
                                   load_run_config)
 
 
-def parse_args():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Test (and eval) a model')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('config', nargs='?', help='test config file path')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
+    add_model_option(parser)
     parser.add_argument(
         '--work-dir',
         help='if specified, the evaluation metric results will be dumped'
@@ -57,7 +71,10 @@ def parse_args():
     parser.add_argument(
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     add_run_arguments(parser)
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    # the files are checked when the config is read (load_run_config)
+    check_model_arguments(parser, args, check_files=False)
+    return args
 
 
 def trigger_visualization_hook(cfg, args):
@@ -113,7 +130,7 @@ def refuse_tta(cfg, args):
     if args.tta:
         asked = '--tta'
     elif cfg.get('tta_model') is not None:
-        asked = f'tta_model in {args.config}'
+        asked = f'tta_model in {args.config or args.model}'
     elif model_type.endswith('TTAModel'):
         asked = f'model type {model_type}'
     else:
@@ -155,11 +172,27 @@ def summary_table(results):
     return table.get_string()
 
 
+def scoring(runner, cfg) -> dict:
+    """How the numbers were scored: the mask threshold (the decode head's)
+    and the test evaluator's ``eval_size`` (None: original resolution)."""
+    model = runner.model.module if hasattr(runner.model, 'module') \
+        else runner.model
+    evaluators = cfg.test_evaluator
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    return dict(
+        threshold=getattr(model.decode_head, 'threshold', None),
+        eval_size=next((e['eval_size'] for e in evaluators
+                        if e.get('eval_size') is not None), None))
+
+
 def evaluate_splits(runner, cfg, splits, args):
     """One ``runner.test()``: every split (or the test dataset as
     configured); metrics per split as JSON in the run's log folder, and a
     summary table."""
     metrics = runner.test()
+    source = dict(model=args.model) if args.model else dict(
+        config=args.config, checkpoint=args.checkpoint)
     if splits is None:
         split = cfg.test_dataloader.dataset.get('split', 'test')
         results = {split: metrics}
@@ -173,8 +206,8 @@ def evaluate_splits(runner, cfg, splits, args):
                     metrics,
                     split=split,
                     num_sentences=num_samples[split],
-                    config=args.config,
-                    checkpoint=args.checkpoint),
+                    **source,
+                    **scoring(runner, cfg)),
                 osp.join(runner.log_dir, f'{split}.json'),
                 indent=2)
     if len(results) > 1:
@@ -186,16 +219,25 @@ def evaluate_splits(runner, cfg, splits, args):
     return results
 
 
-def main():
-    args = parse_args()
-    cfg = load_run_config(args)
+def main(argv=None):
+    args = parse_args(argv)
+    folder = None
+    if args.model is not None:
+        try:
+            folder = resolve_model_folder(args.model)
+            cfg = load_run_config(args, read_model_config(folder),
+                                  args.model)
+        except (ValueError, FileNotFoundError) as err:
+            sys.exit(str(err))
+    else:
+        cfg = load_run_config(args)
     refuse_tta(cfg, args)
     cfg.load_from = None  # loaded below, strictly
     if args.show_dir:
         args.show_dir = osp.join(cfg.work_dir, args.show_dir)
     if args.show or args.show_dir:
         cfg = trigger_visualization_hook(cfg, args)
-    splits = resolve_splits(cfg, args.splits, args.config)
+    splits = resolve_splits(cfg, args.splits, args.config or args.model)
     if splits is not None:
         use_splits(cfg, splits)
     if args.out is not None:
@@ -213,7 +255,10 @@ def main():
     # that differ; a trained-weights-only checkpoint gets its frozen
     # encoder weights from model.backbone.pretrained
     try:
-        load_model_checkpoint(runner.model, args.checkpoint)
+        if folder is not None:
+            load_model_weights(runner.model, folder, cfg)
+        else:
+            load_model_checkpoint(runner.model, args.checkpoint)
     except (ValueError, RuntimeError) as err:
         sys.exit(str(err))
     evaluate_splits(runner, cfg, splits, args)

@@ -4,6 +4,8 @@ logits at 1/4 of the input.
 Example:
     python tools/deployment/export_onnx.py configs/haris_synthetic.py \
         work_dirs/haris_synthetic/iter_3000.pth --out haris.onnx
+    python tools/deployment/export_onnx.py --model owner/name \
+        --out haris.onnx  # or a model folder
 
 The encoders' adapters are merged into their weights first. Batch, text
 length, height and width are dynamic axes; the export is checked against
@@ -86,11 +88,17 @@ class ReferringOnnxModel(nn.Module):
         return masks[-1], no_target  # (B, 1, h, w), (B, 1)
 
 
-def load_for_export(config, checkpoint: Optional[str] = None) -> nn.Module:
-    """The config's segmentor on CPU in eval mode, weights loaded as
+def load_for_export(config=None,
+                    checkpoint: Optional[str] = None,
+                    pretrained: Optional[str] = None) -> nn.Module:
+    """The config's segmentor (or the model folder or hub id
+    ``pretrained``'s) on CPU in eval mode, weights loaded as
     :class:`RefSegInferencer` loads them, adapters merged."""
     from projects.haris.apis import RefSegInferencer
-    model = RefSegInferencer(config, checkpoint, device='cpu').model
+    if pretrained is not None:
+        model = RefSegInferencer.from_pretrained(pretrained, 'cpu').model
+    else:
+        model = RefSegInferencer(config, checkpoint, device='cpu').model
     model.eval()
     model.merge_adapters()
     return model
@@ -232,38 +240,39 @@ def compare(model: nn.Module, onnx_file: str, inputs: Sequence[Tensor],
     return stats
 
 
-def parse_args():
+def parse_args(argv=None):
+    from projects.haris.apis.model_source import (add_model_option,
+                                                  check_model_arguments)
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='model config')
-    parser.add_argument('checkpoint', help='checkpoint of tools/train.py')
+    parser.add_argument('config', nargs='?', help='model config')
+    parser.add_argument('checkpoint', nargs='?',
+                        help='checkpoint of tools/train.py')
+    add_model_option(parser)
     parser.add_argument('--out', default='haris.onnx', help='ONNX file')
     parser.add_argument(
         '--size', type=int, nargs=2, metavar=('H', 'W'),
         help='input size to check the export at; defaults to the '
         "config's letterbox size (model.data_preprocessor.size)")
     parser.add_argument('--opset', type=int, default=18)
-    return parser.parse_args()
+    args = parser.parse_args(argv)
+    check_model_arguments(parser, args)
+    return args
 
 
-def main():
-    args = parse_args()
-    for path, what in ((args.config, 'Config'), (args.checkpoint,
-                                                 'Checkpoint')):
-        if not osp.isfile(path):
-            sys.exit(f'{what} {path} not found.')
-    from mmengine.config import Config
-    cfg = Config.fromfile(args.config)
-    size = args.size or cfg.model.data_preprocessor.get('size')
-    if size is None:
-        sys.exit('The config has no model.data_preprocessor.size; give '
-                 '--size H W.')
+def main(argv=None):
+    args = parse_args(argv)
     try:
-        model = load_for_export(cfg, args.checkpoint)
+        model = load_for_export(args.config, args.checkpoint, args.model)
+        cfg = model.cfg
+        size = args.size or cfg.model.data_preprocessor.get('size')
+        if size is None:
+            sys.exit('The config has no model.data_preprocessor.size; '
+                     'give --size H W.')
         length = next((step['context_length']
                        for step in cfg.test_dataloader.dataset.pipeline
                        if step['type'] == 'TokenizeExpression'), 22)
         names = export_onnx(model, args.out, size, args.opset, length)
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         sys.exit(str(err))
     import onnx
     onnx.checker.check_model(args.out, full_check=True)

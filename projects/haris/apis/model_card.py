@@ -104,22 +104,18 @@ def front_matter(cfg: Config, train_cfg: Config, name: str,
         (train_cfg.get('train_dataloader') or {}).get('dataset'))]
     datasets += [test_data] if test_data not in datasets else []
     meta['datasets'] = datasets
-    if rows:
-        meta['model-index'] = [
-            dict(
-                name=name,
-                results=[
-                    dict(
-                        task=TASK,
-                        dataset=dict(name=test_data, type=test_data,
-                                      split=row['split']),
-                        metrics=[
-                            dict(type=row['metric'], value=row['value'],
-                                 name=f'{row["metric"]} ({row["rule"]}, '
-                                 f'{row["resolution"]})')
-                        ]) for row in rows
-                ])
-        ]
+    results = {}  # one result per split, as the hub groups them
+    for row in rows:
+        results.setdefault(row['split'], dict(
+            task=dict(TASK),
+            dataset=dict(name=test_data, type=test_data, split=row['split']),
+            metrics=[]))['metrics'].append(
+                dict(type=row['metric'], value=row['value'],
+                     name=f'{row["metric"]} ({row["rule"]}, '
+                     f'{row["resolution"]})'))
+    if results:
+        meta['model-index'] = [dict(name=name,
+                                    results=list(results.values()))]
     return ('---\n' + yaml.safe_dump(meta, sort_keys=False) +
             'license:  # fill in, e.g. apache-2.0; the base model\'s and '
             'the datasets\' terms apply too\n---\n')

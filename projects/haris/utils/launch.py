@@ -5,6 +5,7 @@ import gc
 import os
 import os.path as osp
 import sys
+from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
@@ -49,28 +50,34 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def load_run_config(args: argparse.Namespace) -> Config:
-    """Read ``args.config`` with the shared arguments applied: launcher,
+def load_run_config(args: argparse.Namespace,
+                    cfg: Optional[Config] = None,
+                    name: Optional[str] = None) -> Config:
+    """Read ``args.config`` (or take ``cfg``, read already, e.g. a model
+    folder's named ``name``) with the shared arguments applied: launcher,
     ``--cfg-options``, and the work dir (``--work-dir``, the config's, or
     ``work_dirs/<config name>``). Exits with a message when a file named
     on the command line is missing."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
-    named = [(args.config, 'Config')]
-    if getattr(args, 'checkpoint', None) is not None:
-        named.append((args.checkpoint, 'Checkpoint'))
-    for path, what in named:
-        if not osp.isfile(path):
-            sys.exit(f'{what} {path} not found.')
-    cfg = Config.fromfile(args.config)
+    if cfg is None:
+        named = [(args.config, 'Config')]
+        if getattr(args, 'checkpoint', None) is not None:
+            named.append((args.checkpoint, 'Checkpoint'))
+        for path, what in named:
+            if not osp.isfile(path):
+                sys.exit(f'{what} {path} not found.')
+        cfg = Config.fromfile(args.config)
+        name = args.config
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = osp.join(
+            './work_dirs',
+            osp.splitext(osp.basename(osp.normpath(name)))[0])
     return cfg
 
 
