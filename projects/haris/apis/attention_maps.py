@@ -1,6 +1,7 @@
 """Per-word language-weighted attention of both HLA rounds (the paper's
 Figure 1) for one image and expression."""
-from typing import Dict, List
+from functools import lru_cache
+from typing import Callable, Dict, List, Optional
 
 import cv2
 import numpy as np
@@ -10,17 +11,49 @@ from mmseg.utils.tokenizer import SimpleTokenizer
 from ..models.utils import record_attention
 from ..visualization import draw_mask
 from ..datasets import read_image
+from ..datasets.transforms import TokenizeExpression
 from .inferencer import RefSegInferencer
 
 
-def token_words(token_ids: np.ndarray, token_mask: np.ndarray) -> List[str]:
-    """The text of each real token (start/end markers included)."""
+def token_words(token_ids: np.ndarray,
+                token_mask: np.ndarray,
+                decode: Optional[Callable[[int], str]] = None) -> List[str]:
+    """The text of each real token (start/end markers included).
+
+    Args:
+        token_ids (np.ndarray): (L, ) token ids.
+        token_mask (np.ndarray): (L, ), True at real tokens.
+        decode (callable, optional): Token id -> text; see
+            :func:`token_decoder`. Defaults to OpenAI CLIP's BPE
+            vocabulary shipped with mmseg.
+    """
+    decode = decode or clip_bpe_decoder()
+    return [
+        decode(int(tid)).replace('</w>', '')
+        for tid, real in zip(token_ids, token_mask) if real
+    ]
+
+
+@lru_cache(maxsize=1)
+def clip_bpe_decoder() -> Callable[[int], str]:
+    """Token id -> text of mmseg's CLIP BPE tokenizer, built once (reading
+    its vocabulary takes about a second)."""
     decoder = SimpleTokenizer().decoder
-    words = []
-    for tid, real in zip(token_ids, token_mask):
-        if real:
-            words.append(decoder.get(int(tid), '?').replace('</w>', ''))
-    return words
+    return lambda tid: decoder.get(tid, '?')
+
+
+def token_decoder(inferencer: RefSegInferencer) -> Callable[[int], str]:
+    """Token id -> text with the tokenizer the inferencer's pipeline
+    already holds (its ``TokenizeExpression``), so nothing is built per
+    call and the words match the ids whichever tokenizer the config
+    names; mmseg's CLIP BPE tokenizer for a pipeline without one."""
+    for step in getattr(inferencer.pipeline, 'transforms', []):
+        if isinstance(step, TokenizeExpression):
+            if step.tokenizer_name is None:
+                decoder = step.bpe.decoder
+                return lambda tid: decoder.get(tid, '?')
+            return step.hf.convert_ids_to_tokens
+    return clip_bpe_decoder()
 
 
 @torch.no_grad()
@@ -57,7 +90,8 @@ def collect_attention(inferencer: RefSegInferencer, image, text: str,
     pad_h, pad_w = result['pad_shape']
     stride = inferencer.model.backbone.patch_size
     grid = (pad_h // stride, pad_w // stride)
-    out = dict(words=token_words(ids, real), mask=result['mask'], image=img,
+    out = dict(words=token_words(ids, real, token_decoder(inferencer)),
+               mask=result['mask'], image=img,
                img_shape=result['img_shape'], pad_shape=(pad_h, pad_w))
     for name in ('round1', 'round2', 'vwa'):
         if name in maps:  # (N, L) -> (L_real, h, w)
