@@ -82,10 +82,13 @@ def test_image_index_shares_the_maps():
     with torch.no_grad():
         shared = backbone(img, ids, mask, image_index=torch.tensor([1, 0, 1]))
         plain = backbone(img[[1, 0, 1]], ids, mask)
+    # the two images' maps, once each, and the index to share them
+    assert torch.equal(shared['image_index'], torch.tensor([1, 0, 1]))
     for a, b in zip(shared['visual'], plain['visual']):
-        assert a.shape == (3, 32, 4, 4)
-        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+        assert a.shape == (2, 32, 4, 4)
+        torch.testing.assert_close(a[[1, 0, 1]], b, atol=1e-6, rtol=1e-6)
     assert torch.equal(shared['words'], plain['words'])
+    assert plain['image_index'] is None
 
 
 @pytest.mark.parametrize('kind', sorted(PEFT))

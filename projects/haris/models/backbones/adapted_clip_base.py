@@ -260,7 +260,8 @@ class AdaptedCLIPBackboneBase(BaseModule):
                 token_mask: Tensor,
                 image_index: Optional[Tensor] = None) -> Dict[str, object]:
         """Returns a dict with ``visual`` (list of (B, C, H/p, W/p) maps),
-        ``words``, ``sentence`` and ``word_padding_mask``.
+        ``words``, ``sentence``, ``word_padding_mask`` and
+        ``image_index``.
 
         Args:
             img (Tensor): (B, 3, H, W) images, one per sentence; or, with
@@ -269,14 +270,14 @@ class AdaptedCLIPBackboneBase(BaseModule):
             token_mask (Tensor): (B, L), True at real tokens.
             image_index (Tensor, optional): (B,) index into ``img`` of each
                 sentence's image. The vision encoder then runs once per
-                distinct image and its maps are shared by that image's
-                sentences. Defaults to None (one image per sentence).
+                distinct image and ``visual`` holds the G images' maps
+                (``visual[i][image_index]`` are the sentences' maps), so
+                that what follows can also work once per image.
+                Defaults to None (one image per sentence).
         """
         feats = self.forward_text(token_ids, token_mask)
-        visual = self.forward_vision(img)
-        if image_index is not None:
-            visual = [v.index_select(0, image_index) for v in visual]
-        feats['visual'] = visual
+        feats['visual'] = self.forward_vision(img)
+        feats['image_index'] = image_index
         return feats
 
     def set_adapters_enabled(self, enabled: bool) -> None:

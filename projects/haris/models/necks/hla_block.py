@@ -7,6 +7,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..utils import FFN
+from ..utils.attention_parts import ImageShared, attend, project
 
 FEEDBACK_SOURCES = ('gated_product', 'round1_output')
 FEEDBACK_TARGETS = ('query', 'query_key_value')
@@ -149,16 +150,24 @@ class HLABlock(nn.Module):
         sentence: Tensor,
         pad_mask: Optional[Tensor] = None,
         *,
+        image_index: Optional[Tensor] = None,
         return_attention: bool = False
     ) -> Union[Tuple[Tensor, Tensor], Tuple[Tuple[Tensor, Tensor], Dict[
             str, Tensor]]]:
         """Fuse one level.
 
         Args:
-            vis (Tensor): Visual tokens (B, N, D).
+            vis (Tensor): Visual tokens (B, N, D); or, with ``image_index``,
+                the (G, N, D) tokens of G distinct images.
             words (Tensor): Word features (B, L, D).
             sentence (Tensor): Sentence feature (B, D).
             pad_mask (Tensor, optional): (B, L), True at padding words.
+            image_index (Tensor, optional): (B,) index into ``vis`` of each
+                sentence's image. The projections of ``vis`` that no text
+                enters (LWA's round-1 queries, VWA's visual keys/values
+                and queries) then run once per image. The result equals
+                the call on ``vis[image_index]`` up to float rounding.
+                Defaults to None.
             return_attention (bool): Also return the LWA maps (slower: the
                 unfused attention path). Defaults to False.
 
@@ -173,8 +182,17 @@ class HLABlock(nn.Module):
             over the visual tokens, transposed to (B, N, L).
         """
         maps: Dict[str, Tensor] = {}
-        t1, maps['round1'] = self.language_weighted(vis, words, pad_mask,
-                                                    return_attention)
+        shared = ImageShared(vis, image_index)
+        vis = shared.per_sentence  # (B, N, D)
+        if image_index is None:
+            t1, maps['round1'] = self.language_weighted(
+                vis, words, pad_mask, return_attention)
+        else:
+            t1, maps['round1'] = attend(
+                self.lwa, shared.project(self.lwa, 'query'),
+                project(self.lwa, words, 'key'),
+                project(self.lwa, words, 'value'), pad_mask,
+                return_attention)
         fed = vis  # the visual tokens VWA's words read
         if self.feedback:
             if self.feedback_source == 'gated_product':
@@ -194,18 +212,33 @@ class HLABlock(nn.Module):
             x_lang = vis + t1
         fused = vis + x_lang
         if self.vwa:
-            w_att, w_map = self.word_attn(
-                words, fed, fed, need_weights=return_attention,
-                average_attn_weights=True)
+            if image_index is None or fed is not vis:
+                w_att, w_map = self.word_attn(
+                    words, fed, fed, need_weights=return_attention,
+                    average_attn_weights=True)
+            else:  # the keys/values are the image's tokens
+                w_att, w_map = attend(
+                    self.word_attn, project(self.word_attn, words, 'query'),
+                    shared.project(self.word_attn, 'key'),
+                    shared.project(self.word_attn, 'value'),
+                    need_weights=return_attention)
             if return_attention:  # (B, L, N) -> (B, N, L), as LWA's maps
                 maps['vwa'] = w_map.transpose(1, 2)
             words = self.word_norm(words + w_att)  # (B, L, D)
-            x_vis, _ = self.vision_attn(
-                vis, words, words, key_padding_mask=pad_mask,
-                need_weights=False)
+            if image_index is None:
+                x_vis, _ = self.vision_attn(
+                    vis, words, words, key_padding_mask=pad_mask,
+                    need_weights=False)
+            else:
+                x_vis, _ = attend(
+                    self.vision_attn,
+                    shared.project(self.vision_attn, 'query'),
+                    project(self.vision_attn, words, 'key'),
+                    project(self.vision_attn, words, 'value'), pad_mask)
             fused = fused + x_vis
         y = self.fuse_norm(fused)
         out = self.out_norm(y + self.ffn(y)), words
         if return_attention:
             return out, maps
         return out
+

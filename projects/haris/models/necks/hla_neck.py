@@ -80,12 +80,26 @@ class HLANeck(BaseModule):
                      out_norm, feedback_source, feedback_to, feedback_gate)
             for _ in self.in_channels)
 
+    def project_visual(self, visual: Sequence[Tensor]) -> List[Tensor]:
+        """The image-only part: each level's maps (G, C_i, H_i, W_i)
+        projected to tokens (G, H_i * W_i, D), with positions if asked."""
+        tokens = []
+        for proj, x in zip(self.vis_proj, visual):
+            v = proj(x.flatten(2).transpose(1, 2))  # (G, N, D)
+            if self.positions:
+                h, w = x.shape[-2:]
+                v = v + sine_position_2d(h, w, v.shape[-1],
+                                         v.device).to(v.dtype)
+            tokens.append(v)
+        return tokens
+
     def forward(
         self,
         visual: Sequence[Tensor],
         words: Tensor,
         sentence: Tensor,
         word_padding_mask: Optional[Tensor] = None,
+        image_index: Optional[Tensor] = None,
         *,
         return_attention: bool = False
     ) -> Union[Tuple, Tuple[Tuple, Tuple[Dict[str, Tensor], ...]]]:
@@ -93,48 +107,85 @@ class HLANeck(BaseModule):
 
         Args:
             visual (Sequence[Tensor]): Maps (B, C_i, H_i, W_i), shallow to
-                deep.
+                deep; or, with ``image_index``, the (G, C_i, H_i, W_i)
+                maps of G distinct images.
             words (Tensor): Word features (B, L, C_t).
             sentence (Tensor): Sentence feature (B, C_t).
             word_padding_mask (Tensor, optional): (B, L), True at padding.
+            image_index (Tensor, optional): (B,) index into ``visual`` of
+                each sentence's image. What depends on the image only (the
+                input projections, positions and the deepest level's
+                projections of them) then runs once per image; the output
+                equals the call on the maps indexed per sentence, up to
+                float rounding. Defaults to None (one map per sentence).
             return_attention (bool): Also return the LWA maps (slower: the
                 unfused attention path). Defaults to False.
 
         Returns:
-            tuple: ``(X_1, ..., X_n, text)``. With ``return_attention``, the
-            pair ``(that tuple, maps)``, where ``maps[i]`` is level i's dict
-            of ``round1`` (and, with feedback, ``round2``) head-averaged
-            LWA weights (B, H_i * W_i, L) and, with VWA, ``vwa`` (see
+            tuple: ``(X_1, ..., X_n, text)``; ``text`` also holds
+            ``visual``, the projected image-only maps (G, D, H_i, W_i)
+            (B of them without ``image_index``), and ``image_index``.
+            With ``return_attention``, the pair ``(that tuple, maps)``,
+            where ``maps[i]`` is level i's dict of ``round1`` (and, with
+            feedback, ``round2``) head-averaged LWA weights
+            (B, H_i * W_i, L) and, with VWA, ``vwa`` (see
             :meth:`HLABlock.forward`).
         """
         if len(visual) != len(self.blocks):
             raise ValueError(f'HLANeck was built for {len(self.blocks)} '
                              f'levels but got {len(visual)} visual maps.')
+        check_image_index(image_index, len(visual[0]), len(words))
         w = self.word_proj(words)  # (B, L, D)
         s = self.sentence_proj(sentence)  # (B, D)
+        tokens = self.project_visual(visual)  # (G, N_i, D) each
+        b = len(words)
         outs: List[Tensor] = [None] * len(visual)
         maps: List[Dict[str, Tensor]] = [None] * len(visual)
         prev = None
         for i in reversed(range(len(visual))):
-            b, _, h, wd = visual[i].shape
-            v = self.vis_proj[i](visual[i].flatten(2).transpose(1, 2))
-            if self.positions:
-                v = v + sine_position_2d(h, wd, v.shape[-1],
-                                         v.device).to(v.dtype)
-            if prev is not None:
+            h, wd = visual[i].shape[-2:]
+            v, index = tokens[i], image_index
+            if prev is not None:  # text has entered: one map per sentence
+                if index is not None:
+                    v, index = v.index_select(0, index), None
                 if prev.shape[-2:] != (h, wd):
                     prev = F.interpolate(
                         prev, (h, wd), mode='bilinear', align_corners=False)
                 v = v + prev.flatten(2).transpose(1, 2)  # (B, N, D)
             block_out = self.blocks[i](
-                v, w, s, word_padding_mask, return_attention=return_attention)
+                v, w, s, word_padding_mask, image_index=index,
+                return_attention=return_attention)
             if return_attention:
                 block_out, maps[i] = block_out
             x, w = block_out
             prev = x.transpose(1, 2).reshape(b, -1, h, wd)
             outs[i] = prev
-        text = dict(words=w, sentence=s, word_padding_mask=word_padding_mask)
+        images = tuple(
+            v.transpose(1, 2).reshape(len(v), -1, *x.shape[-2:])
+            for v, x in zip(tokens, visual))
+        text = dict(words=w, sentence=s, word_padding_mask=word_padding_mask,
+                    visual=images, image_index=image_index)
         feats = tuple(outs) + (text, )
         if return_attention:
             return feats, tuple(maps)
         return feats
+
+
+def check_image_index(image_index: Optional[Tensor], images: int,
+                      sentences: int) -> None:
+    """``image_index`` is None, or (sentences,) indices below ``images``;
+    without it there must be one map per sentence."""
+    if image_index is None:
+        if images != sentences:
+            raise ValueError(
+                f'HLANeck got {images} visual maps for {sentences} '
+                'sentences; pass image_index (the index of each sentence\'s '
+                'map) or one map per sentence.')
+        return
+    if image_index.shape != (sentences, ) or not (
+            0 <= int(image_index.min()) and int(image_index.max()) < images):
+        raise ValueError(
+            f'HLANeck: image_index must hold one index per sentence '
+            f'({sentences}) into the {images} visual maps, got '
+            f'{tuple(image_index.shape)} values in '
+            f'[{int(image_index.min())}, {int(image_index.max())}].')

@@ -1,4 +1,5 @@
 """EncoderDecoder that carries the tokenised expression to the model."""
+import inspect
 from typing import List, Optional, Tuple
 
 import torch
@@ -66,11 +67,23 @@ class ReferringSegmentor(EncoderDecoder):
             token_ids (Tensor): (B, L) token ids.
             token_mask (Tensor): (B, L), True at real tokens.
             image_index (Tensor, optional): (B,) index into ``img`` of each
-                sentence's image (see :meth:`group_images`).
+                sentence's image (see :meth:`group_images`). The vision
+                tower runs once per image, and so does the image-only part
+                of a neck whose ``forward`` takes ``image_index`` (as
+                :class:`HLANeck` does); another neck gets each sentence's
+                maps.
         """
         feats = self.backbone(img, token_ids, token_mask, image_index)
-        return self.neck(feats['visual'], feats['words'], feats['sentence'],
-                         feats['word_padding_mask'])
+        visual = feats['visual']  # G maps with image_index, else B
+        text = (feats['words'], feats['sentence'], feats['word_padding_mask'])
+        if image_index is None:
+            return self.neck(visual, *text)
+        if 'image_index' in inspect.signature(self.neck.forward).parameters:
+            # the neck works once per image where no text enters
+            return self.neck(visual, *text, image_index=image_index)
+        # a neck that takes one map per sentence
+        return self.neck([v.index_select(0, image_index) for v in visual],
+                         *text)
 
     @staticmethod
     def group_images(
