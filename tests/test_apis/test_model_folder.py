@@ -92,6 +92,23 @@ def test_config_of_a_folder_is_never_run(tiny, tmp_path):
     assert not marker.exists()
 
 
+def test_a_folder_imports_only_openmmlab_and_haris_modules(
+        tiny, tmp_path, monkeypatch):
+    """custom_imports naming another installed module is refused before
+    it is imported."""
+    (tmp_path / 'side_effect.py').write_text(
+        f'open({str(tmp_path / "imported")!r}, "w")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    folder = str(tmp_path / 'importing')
+    shutil.copytree(tiny['folder'], folder)
+    with open(osp.join(folder, 'config.py'), 'a') as f:
+        f.write("\ncustom_imports = dict(imports=['projects.haris', "
+                "'side_effect'])\n")
+    with pytest.raises(ValueError, match="import 'side_effect'"):
+        RefSegInferencer.from_pretrained(folder, 'cpu')
+    assert not (tmp_path / 'imported').exists()
+
+
 def test_hub_id_from_the_cache_offline(tiny, reference, tmp_path,
                                        monkeypatch):
     """A cache laid out as huggingface_hub lays it out, HF_HUB_OFFLINE=1:

@@ -15,12 +15,13 @@ A model folder holds:
 - ``README.md``: the model card (:mod:`.model_card`).
 """
 import copy
+import importlib
 import json
 import os
 import os.path as osp
+import sys
 from typing import Dict, Optional
 
-import torch
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
@@ -40,6 +41,9 @@ TRAINING_KEYS = ('train_dataloader', 'train_cfg', 'optim_wrapper',
                  'train_pipeline', 'load_from', 'resume', 'work_dir',
                  'launcher', 'max_iters', 'max_epochs')
 EVAL_LOADERS = ('val_dataloader', 'test_dataloader')
+# packages (and their modules) a folder's custom_imports may import
+IMPORTABLE = ('projects.haris', 'mmseg', 'mmpretrain', 'mmdet', 'mmcv',
+              'mmengine')
 
 
 def resolve_model_folder(path_or_id: str) -> str:
@@ -82,14 +86,25 @@ def resolve_model_folder(path_or_id: str) -> str:
 
 
 def read_model_config(folder: str) -> Config:
-    """The folder's ``config.py``, read as data (never executed); the
-    modules its ``custom_imports`` name are imported, as
-    ``Config.fromfile`` would."""
+    """The folder's ``config.py``, read as data (never executed).
+
+    The modules its ``custom_imports`` name are imported, as
+    ``Config.fromfile`` would, if they are OpenMMLab's or this package's
+    (``IMPORTABLE``) or imported already; a folder cannot make another
+    installed module run."""
     cfg = read_literal_config(osp.join(folder, CONFIG_FILE))
-    imports = cfg.get('custom_imports')
-    if imports:
-        from mmengine.utils import import_modules_from_strings
-        import_modules_from_strings(**imports)
+    imports = (cfg.get('custom_imports') or {}).get('imports') or []
+    imports = [imports] if isinstance(imports, str) else list(imports)
+    for name in imports:
+        if name in sys.modules:
+            continue
+        if not any(name == p or name.startswith(p + '.')
+                   for p in IMPORTABLE):
+            raise ValueError(
+                f'Model {folder} asks to import {name!r} (custom_imports); '
+                f'a model folder imports only {", ".join(IMPORTABLE)} '
+                'modules. If you trust it, import it yourself first.')
+        importlib.import_module(name)
     return cfg
 
 
