@@ -38,6 +38,11 @@ model = dict(
         # pixel decoder stage order: conv then x2 upsample (False) or
         # x2 upsample then conv (True); benchmarks/pixel_decoder_order.py
         upsample_first=False,
+        # what the pixel decoder upsamples: the fused maps, one pixel map
+        # per sentence ('fused', the paper), or the image-only maps, once
+        # per image ('image'; faster with many sentences per image,
+        # benchmarks/inference_breakdown.py; train and test alike)
+        pixel_embeddings='fused',
         num_layers=3,
         num_heads=8,
         aux_loss=False,

@@ -15,6 +15,7 @@ from .positional_encoding import sine_position_2d
 from .query_decoder_layer import QueryDecoderLayer
 
 
+PIXEL_EMBEDDINGS = ('fused', 'image')
 DEFAULT_NO_TARGET_LOSS = dict(
     type='CrossEntropyLoss',
     use_sigmoid=True,
@@ -72,6 +73,15 @@ class QueryDecodeHead(BaseDecodeHead):
             leaves the answer to the no-target output alone (a sentence it
             answers "there is a target" may then have an empty mask).
             Prediction only; the segmentor applies it. Defaults to True.
+        pixel_embeddings (str): What the pixel decoder upsamples into P:
+            'fused', the neck's fused maps (the paper's reading, one P per
+            sentence); or 'image', the neck's projected visual maps before
+            any text enters (``text['visual']`` of :class:`HLANeck`), so P
+            is computed once per image and shared by its sentences; the
+            text then reaches the mask only through the query (which still
+            attends to the fused maps), as in Mask2Former. Same parameters
+            and state-dict keys; a model must be tested with the setting
+            it was trained with. Defaults to 'fused'.
         **kwargs: ``BaseDecodeHead`` arguments (``loss_decode``,
             ``threshold``, ``norm_cfg``, ...).
     """
@@ -91,6 +101,7 @@ class QueryDecodeHead(BaseDecodeHead):
                  loss_no_target: ConfigType = dict(),
                  no_target_threshold: float = 0.5,
                  empty_mask_is_no_target: bool = True,
+                 pixel_embeddings: str = 'fused',
                  norm_cfg: dict = dict(type='GN', num_groups=32),
                  num_classes: int = 2,
                  out_channels: int = 1,
@@ -109,6 +120,11 @@ class QueryDecodeHead(BaseDecodeHead):
         if out_channels != 1:
             raise ValueError('QueryDecodeHead predicts one referring mask: '
                              f'out_channels must be 1, got {out_channels}.')
+        if pixel_embeddings not in PIXEL_EMBEDDINGS:
+            raise ValueError(
+                f'QueryDecodeHead: pixel_embeddings={pixel_embeddings!r} is '
+                f'not one of {PIXEL_EMBEDDINGS}.')
+        self.pixel_embeddings = pixel_embeddings
         del self.conv_seg
         self.pixel_decoder = PixelDecoder(
             in_channels,
@@ -147,7 +163,10 @@ class QueryDecodeHead(BaseDecodeHead):
         of the final query (None without the no-target output)."""
         *levels, text = inputs
         merged = self.pixel_decoder.merge_levels(levels)  # (B, C, h, w)
-        pixels = self.pixel_decoder(merged)  # (B, C, H, W)
+        if self.pixel_embeddings == 'fused':
+            pixels = self.pixel_decoder(merged)  # (B, C, H, W)
+        else:
+            pixels = self.image_pixels(text)  # (B, C, H, W)
         b, c, h, w = merged.shape
         memory = merged.flatten(2).transpose(1, 2)  # (B, h*w, C)
         pos = sine_position_2d(h, w, c, merged.device).to(memory.dtype)
@@ -165,6 +184,21 @@ class QueryDecodeHead(BaseDecodeHead):
             peak = masks[-1].flatten(1).amax(1, keepdim=True)  # (B, 1)
             no_target = self.no_target_cls(torch.cat([query[:, 0], peak], 1))
         return masks, no_target
+
+    def image_pixels(self, text: dict) -> Tensor:
+        """Pixel embeddings (B, C, H, W) of the image-only maps in the
+        neck's ``text`` dict, computed once per image."""
+        images = text.get('visual')
+        if images is None:
+            raise ValueError(
+                "QueryDecodeHead(pixel_embeddings='image') reads the "
+                "image-only maps that HLANeck returns as text['visual']; "
+                "this neck gives none. Use an HLANeck or "
+                "pixel_embeddings='fused'.")
+        pixels = self.pixel_decoder(
+            self.pixel_decoder.merge_levels(images))  # (G, C, H, W)
+        index = text.get('image_index')
+        return pixels if index is None else pixels.index_select(0, index)
 
     def forward(self, inputs: Sequence) -> Union[Tensor, List[Tensor]]:
         """The mask logits of :meth:`decode`: one tensor, or the list of
