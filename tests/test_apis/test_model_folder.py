@@ -176,8 +176,10 @@ def test_push_to_hub_dry_run_lists_and_upload_calls_upload_folder(
     args = [tiny['config'], tiny['checkpoint'], out, '--push-to-hub',
             'owner/tiny-haris']
     tool.main(args + ['--dry-run'])
-    log = capsys.readouterr().out
+    log, err = capsys.readouterr()
     assert calls == []
+    # the tiny model's encoders are a local folder: others could not load
+    assert f'encoders load from {tiny["clip"]}' in err
     for name in ('config.py', 'model.safetensors', 'README.md'):
         size = osp.getsize(osp.join(out, name))
         assert f'  {name} ({size:,} bytes)' in log

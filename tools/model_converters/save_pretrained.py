@@ -28,7 +28,8 @@ from mmengine.registry import init_default_scope  # noqa: E402
 
 import projects.haris  # noqa: E402,F401
 from mmseg.registry import MODELS  # noqa: E402
-from projects.haris.apis.model_card import (model_card,  # noqa: E402
+from projects.haris.apis.model_card import (base_models,  # noqa: E402
+                                            is_hub_id, model_card,
                                             read_results)
 from projects.haris.apis.model_folder import (  # noqa: E402
     CARD_FILE, CONFIG_FILE, FOLDER_FILES, WEIGHTS_FILE, folder_config,
@@ -65,7 +66,8 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def write_folder(args) -> None:
+def write_folder(args) -> Config:
+    """Write the folder; returns its config."""
     for path, what in ((args.config, 'Config'), (args.checkpoint,
                                                  'Checkpoint')):
         if not osp.isfile(path):
@@ -97,6 +99,7 @@ def write_folder(args) -> None:
     card = model_card(out, cfg, args.config, results, args.push_to_hub)
     with open(osp.join(args.out_dir, CARD_FILE), 'w') as f:
         f.write(card)
+    return out
 
 
 def push(args) -> None:
@@ -124,11 +127,17 @@ def main(argv=None):
     if args.dry_run and not args.push_to_hub:
         sys.exit('--dry-run lists what --push-to-hub would upload; give '
                  '--push-to-hub REPO_ID too.')
-    write_folder(args)
+    cfg = write_folder(args)
     names = ', '.join(f for f in FOLDER_FILES
                       if osp.isfile(osp.join(args.out_dir, f)))
     print(f'{args.out_dir}: {names}')
     if args.push_to_hub:
+        local = [b for b in base_models(cfg) if not is_hub_id(b)]
+        if local:
+            print(f'Warning: the encoders load from {", ".join(local)}, a '
+                  'path on this machine: others cannot load the model. '
+                  'Name the same weights by hub id with --base-model.',
+                  file=sys.stderr)
         push(args)
 
 
