@@ -175,3 +175,29 @@ def test_training_gradients_equal(no_target):
         torch.testing.assert_close(grads[0][name], want, atol=1e-5,
                                    rtol=1e-4, msg=name)
     assert grads[1]['neck.vis_proj.2.0.weight'].abs().max() > 0
+
+
+def test_text_levels_fuse_only_the_deepest():
+    neck = build_neck(text_levels=1)
+    assert not any(k.startswith(('blocks.0.', 'blocks.1.'))
+                   for k in neck.state_dict())
+    visual, words, sentence, pad = neck_inputs()
+    with torch.no_grad():
+        (*shared, _), maps = neck(visual, words, sentence, pad, INDEX,
+                                  return_attention=True)
+        plain = neck([v[INDEX] for v in visual], words, sentence, pad)
+        # the shallow levels: each sentence's image map, projected
+        for i in (0, 1):
+            v = visual[i][INDEX].flatten(2).transpose(1, 2)
+            want = neck.vis_proj[i](v).transpose(1, 2).reshape(6, 16, 4, 4)
+            torch.testing.assert_close(shared[i], want)
+        # the deepest level is fused as in the full neck
+        full = build_neck()
+        full.load_state_dict(neck.state_dict(), strict=False)
+        deepest = full(visual, words, sentence, pad, INDEX)[2]
+    torch.testing.assert_close(shared[2], deepest, atol=1e-5, rtol=1e-5)
+    for got, want in zip(shared, plain[:3]):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert maps[0] is None and maps[1] is None and 'round2' in maps[2]
+    with pytest.raises(ValueError, match='text_levels=4 must lie in'):
+        build_neck(text_levels=4)

@@ -47,6 +47,14 @@ class HLANeck(BaseModule):
             place to the projected tokens of every level, so spatial words
             ("on the left") can match places in the fusion. No parameters.
             Defaults to False.
+        text_levels (int, optional): Fuse only the deepest
+            ``text_levels`` levels with the text; each shallower level's
+            X_i is then its projected visual map, computed once per image
+            with ``image_index`` (no HLA block, so no parameters for it).
+            Cuts the per-sentence work of the neck to that share of the
+            levels; meant with the decode head's
+            ``pixel_embeddings='image'`` (see docs/benchmarks.md). None
+            fuses every level (the paper). Defaults to None.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -64,10 +72,17 @@ class HLANeck(BaseModule):
                  feedback_to: str = 'query',
                  feedback_gate: bool = False,
                  positions: bool = False,
+                 text_levels: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg)
         self.positions = positions
         self.in_channels = list(in_channels)
+        n = len(self.in_channels)
+        if text_levels is not None and not 1 <= text_levels <= n:
+            raise ValueError(
+                f'HLANeck: text_levels={text_levels} must lie in [1, {n}] '
+                f'(the number of levels), or be None to fuse all.')
+        self.text_levels = n if text_levels is None else text_levels
         self.vis_proj = nn.ModuleList(
             nn.Sequential(nn.Linear(c, dim), nn.LayerNorm(dim))
             for c in self.in_channels)
@@ -78,7 +93,8 @@ class HLANeck(BaseModule):
         self.blocks = nn.ModuleList(
             HLABlock(dim, num_heads, feedback, vwa, ffn_ratio, dropout,
                      out_norm, feedback_source, feedback_to, feedback_gate)
-            for _ in self.in_channels)
+            if i >= n - self.text_levels else nn.Identity()
+            for i in range(n))
 
     def project_visual(self, visual: Sequence[Tensor]) -> List[Tensor]:
         """The image-only part: each level's maps (G, C_i, H_i, W_i)
@@ -129,7 +145,8 @@ class HLANeck(BaseModule):
             where ``maps[i]`` is level i's dict of ``round1`` (and, with
             feedback, ``round2``) head-averaged LWA weights
             (B, H_i * W_i, L) and, with VWA, ``vwa`` (see
-            :meth:`HLABlock.forward`).
+            :meth:`HLABlock.forward`); None for a level that
+            ``text_levels`` leaves unfused.
         """
         if len(visual) != len(self.blocks):
             raise ValueError(f'HLANeck was built for {len(self.blocks)} '
@@ -145,6 +162,10 @@ class HLANeck(BaseModule):
         for i in reversed(range(len(visual))):
             h, wd = visual[i].shape[-2:]
             v, index = tokens[i], image_index
+            if isinstance(self.blocks[i], nn.Identity):  # image only
+                x = v if index is None else v.index_select(0, index)
+                outs[i] = x.transpose(1, 2).reshape(b, -1, h, wd)
+                continue
             if prev is not None:  # text has entered: one map per sentence
                 if index is not None:
                     v, index = v.index_select(0, index), None
