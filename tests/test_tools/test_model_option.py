@@ -98,6 +98,9 @@ def test_export_onnx_exports_the_folders_model(tiny, tmp_path,
         assert torch.equal(got[key], value), key
 
 
+# two runners in one process: mmengine warns that the second reuses the
+# first's visualizer instance (same name, other arguments)
+@pytest.mark.filterwarnings('ignore:.*instance named of visualizer')
 def test_tools_test_evaluates_the_folder_and_the_card_shows_it(
         tiny, tmp_path):
     """tools/test.py --model (data root given with --cfg-options) scores
@@ -130,5 +133,11 @@ def test_tools_test_evaluates_the_folder_and_the_card_shows_it(
     load_tool('tools/model_converters/save_pretrained.py').main(
         [tiny['config'], tiny['checkpoint'], out, '--metrics', metrics])
     card = open(osp.join(out, 'README.md')).read()
+    summary = str(tmp_path / 'summary.json')
+    with open(summary, 'w') as f:
+        json.dump({'test': folder}, f)
+    with pytest.raises(SystemExit, match='summary.json is not a'):
+        load_tool('tools/model_converters/save_pretrained.py').main(
+            [tiny['config'], tiny['checkpoint'], out, '--metrics', summary])
     assert (f'| test | mIoU | {folder["mIoU"]:.2f} | sigmoid > 0.5 | '
             f'original image size | {folder["num_sentences"]} |') in card

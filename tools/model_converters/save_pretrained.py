@@ -78,7 +78,10 @@ def write_folder(args) -> Config:
         cfg.merge_from_dict(args.cfg_options)
     if args.base_model:
         cfg.model.backbone.pretrained = args.base_model
-    results = read_results(args.metrics)
+    try:
+        results = read_results(args.metrics)
+    except (FileNotFoundError, ValueError) as err:
+        sys.exit(str(err))
     model = MODELS.build(cfg.model)
     try:  # strict; frozen weights checked against their SHA-256
         meta = load_model_checkpoint(model, args.checkpoint).get('meta', {})

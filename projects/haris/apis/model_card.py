@@ -219,7 +219,8 @@ def context_length(cfg: Config) -> Optional[int]:
 
 
 def read_results(files: Sequence[str]) -> List[Dict]:
-    """``tools/test.py`` JSON files, read; a missing file is named."""
+    """``tools/test.py`` ``<split>.json`` files, read; a missing file or
+    another JSON file is named."""
     import json
     out = []
     for path in files:
@@ -228,5 +229,11 @@ def read_results(files: Sequence[str]) -> List[Dict]:
                 f'Metrics file {path} not found; give the <split>.json '
                 'files tools/test.py writes in its work dir.')
         with open(path) as f:
-            out.append(json.load(f))
+            result = json.load(f)
+        if not isinstance(result, dict) or 'split' not in result:
+            raise ValueError(
+                f'Metrics file {path} is not a <split>.json of tools/test.py '
+                '(no "split" key); give those files, not summary.json or '
+                'the log\'s <timestamp>.json.')
+        out.append(result)
     return out
