@@ -69,3 +69,22 @@ def test_image_pixels_need_the_image_maps():
     with pytest.raises(ValueError, match='pixel_embeddings'):
         type(head)(in_channels=32, channels=32, pixel_embeddings='visual',
                    norm_cfg=dict(type='GN', num_groups=8))
+
+
+def test_training_gradients_equal_per_image_and_per_sentence():
+    model = build_model(no_target=True).train()
+    model.decode_head.pixel_embeddings = 'image'
+    images, ids, mask, samples = model_inputs(model)
+    grads = []
+    for args in ((images, ids, mask, INDEX), (images[INDEX], ids, mask)):
+        model.zero_grad()
+        loss = model.decode_head.loss(model.encode(*args), samples,
+                                      model.train_cfg)
+        sum(v for k, v in loss.items() if k.startswith('loss')).backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()
+                      if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    assert 'decode_head.pixel_decoder.stages.0.conv.weight' in grads[0]
+    for name, want in grads[1].items():
+        torch.testing.assert_close(grads[0][name], want, atol=1e-5,
+                                   rtol=1e-4, msg=name)

@@ -1,7 +1,6 @@
 """The HLA neck computes what depends on the image only once per image
 and reads it per sentence: same outputs, logits and gradients as one map
 per sentence."""
-import numpy as np
 import pytest
 import torch
 from mmengine.structures import PixelData

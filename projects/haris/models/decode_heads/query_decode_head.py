@@ -163,10 +163,11 @@ class QueryDecodeHead(BaseDecodeHead):
         of the final query (None without the no-target output)."""
         *levels, text = inputs
         merged = self.pixel_decoder.merge_levels(levels)  # (B, C, h, w)
+        index = None  # pixels[index[i]] are sentence i's
         if self.pixel_embeddings == 'fused':
             pixels = self.pixel_decoder(merged)  # (B, C, H, W)
         else:
-            pixels = self.image_pixels(text)  # (B, C, H, W)
+            pixels, index = self.image_pixels(text)  # (G, C, H, W)
         b, c, h, w = merged.shape
         memory = merged.flatten(2).transpose(1, 2)  # (B, h*w, C)
         pos = sine_position_2d(h, w, c, merged.device).to(memory.dtype)
@@ -177,17 +178,17 @@ class QueryDecodeHead(BaseDecodeHead):
             query = layer(query, memory, pos)
             if self.aux_loss and self.training or layer is self.layers[-1]:
                 masks.append(
-                    torch.einsum('bqc,bchw->bqhw', self.mask_embed(query),
-                                 pixels))
+                    read_masks(self.mask_embed(query), pixels, index))
         no_target = None
         if self.no_target_cls is not None:
             peak = masks[-1].flatten(1).amax(1, keepdim=True)  # (B, 1)
             no_target = self.no_target_cls(torch.cat([query[:, 0], peak], 1))
         return masks, no_target
 
-    def image_pixels(self, text: dict) -> Tensor:
-        """Pixel embeddings (B, C, H, W) of the image-only maps in the
-        neck's ``text`` dict, computed once per image."""
+    def image_pixels(self, text: dict) -> Tuple[Tensor, Optional[Tensor]]:
+        """Pixel embeddings (G, C, H, W) of the image-only maps in the
+        neck's ``text`` dict, computed once per image, and the (B,) index
+        of each sentence's image (None: one map per sentence)."""
         images = text.get('visual')
         if images is None:
             raise ValueError(
@@ -197,8 +198,7 @@ class QueryDecodeHead(BaseDecodeHead):
                 "pixel_embeddings='fused'.")
         pixels = self.pixel_decoder(
             self.pixel_decoder.merge_levels(images))  # (G, C, H, W)
-        index = text.get('image_index')
-        return pixels if index is None else pixels.index_select(0, index)
+        return pixels, text.get('image_index')
 
     def forward(self, inputs: Sequence) -> Union[Tensor, List[Tensor]]:
         """The mask logits of :meth:`decode`: one tensor, or the list of
@@ -261,6 +261,21 @@ class QueryDecodeHead(BaseDecodeHead):
         correct = (pred == (label[:, 0] == 1)) & valid
         losses['acc_seg'] = 100 * correct.sum() / valid.sum().clamp(min=1)
         return losses
+
+
+def read_masks(embed: Tensor, pixels: Tensor,
+               index: Optional[Tensor] = None) -> Tensor:
+    """Mask logits (B, Q, H, W) = query embeddings (B, Q, C) . pixel
+    embeddings: (B, C, H, W), or (G, C, H, W) read by the sentences of
+    each image through ``index`` (B,) without a copy per sentence."""
+    if index is None:
+        return torch.einsum('bqc,bchw->bqhw', embed, pixels)
+    b, q, _ = embed.shape
+    masks = embed.new_empty(b, q, *pixels.shape[-2:])
+    for g in range(pixels.shape[0]):
+        rows = (index == g).nonzero()[:, 0]
+        masks[rows] = torch.einsum('rqc,chw->rqhw', embed[rows], pixels[g])
+    return masks
 
 
 def sample_has_no_target(sample) -> bool:

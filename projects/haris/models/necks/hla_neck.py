@@ -151,11 +151,12 @@ class HLANeck(BaseModule):
         if len(visual) != len(self.blocks):
             raise ValueError(f'HLANeck was built for {len(self.blocks)} '
                              f'levels but got {len(visual)} visual maps.')
-        check_image_index(image_index, len(visual[0]), len(words))
+        # shape[0], not len(): an exporter keeps the batch symbolic
+        check_image_index(image_index, visual[0].shape[0], words.shape[0])
         w = self.word_proj(words)  # (B, L, D)
         s = self.sentence_proj(sentence)  # (B, D)
         tokens = self.project_visual(visual)  # (G, N_i, D) each
-        b = len(words)
+        b = words.shape[0]
         outs: List[Tensor] = [None] * len(visual)
         maps: List[Dict[str, Tensor]] = [None] * len(visual)
         prev = None
@@ -182,7 +183,7 @@ class HLANeck(BaseModule):
             prev = x.transpose(1, 2).reshape(b, -1, h, wd)
             outs[i] = prev
         images = tuple(
-            v.transpose(1, 2).reshape(len(v), -1, *x.shape[-2:])
+            v.transpose(1, 2).reshape(v.shape[0], -1, *x.shape[-2:])
             for v, x in zip(tokens, visual))
         text = dict(words=w, sentence=s, word_padding_mask=word_padding_mask,
                     visual=images, image_index=image_index)
