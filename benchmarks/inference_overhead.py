@@ -10,8 +10,10 @@ sentences), random weights, eval mode, no grad, one process.
   the sentences; no projection heads.
 - HARIS: ``ReferringSegmentor.predict`` on the preprocessed batch as
   evaluation and the inferencer run it: adapters merged, vision tower up to
-  the deepest used layer, each distinct image encoded once, neck, head,
-  sigmoid, threshold and resizing to the input size.
+  the deepest used layer, each distinct image encoded once (the vision
+  tower and the neck's image-only part), neck, head, sigmoid, threshold
+  and resizing to the input size. Where the time of 1 image x 8 sentences
+  goes, part by part: ``inference_breakdown.py``.
 - HARIS, adapters unmerged: the same with LoRA left as separate layers.
 
 Workloads: 1 image x 1 sentence; 8 images x 1 sentence each; 1 image x 8
