@@ -86,8 +86,10 @@ print("imported projects.haris with torch", torch.__version__, "mmcv",
       peft.__version__)') || status=1
 
 stage 'test suite'
+cores=$(nproc)
+workers=$(( cores < 4 ? cores : 4 ))
 (cd "$root" && OMP_NUM_THREADS=1 "$py" -m pytest -q -p no:cacheprovider \
-  -rfE tests) || status=1
+  -rfE -n "$workers" --dist loadfile tests) || status=1
 
 stage "demo: $iters iterations of configs/haris_synthetic.py"
 rm -rf "$work"
