@@ -1,6 +1,8 @@
 """collect_attention reads words with the tokenizer the inferencer already
-holds instead of building one per call."""
+holds instead of building one per call, and names a level the neck does
+not fuse with the text."""
 import numpy as np
+import pytest
 from mmengine.config import Config
 
 from projects.haris.apis import RefSegInferencer, attention_maps
@@ -35,3 +37,15 @@ def test_no_tokenizer_built_per_call(monkeypatch):
             '<start_of_text>', 'red', '<end_of_text>']
     assert CountingTokenizer.built == 1
     attention_maps.clip_bpe_decoder.cache_clear()
+
+
+def test_unfused_level_is_named():
+    cfg = Config.fromfile('configs/haris_synthetic.py')
+    cfg.model = tiny_model_cfg()
+    cfg.model.neck.text_levels = 1
+    inferencer = RefSegInferencer(cfg, checkpoint=None, device='cpu')
+    img = np.random.randint(0, 255, (32, 48, 3), np.uint8)
+    att = attention_maps.collect_attention(inferencer, img, 'red', level=2)
+    assert att['round1'].shape[0] == 3  # <start>, red, <end>
+    with pytest.raises(ValueError, match='level 0 is not fused'):
+        attention_maps.collect_attention(inferencer, img, 'red', level=0)

@@ -85,6 +85,10 @@ def collect_attention(inferencer: RefSegInferencer, image, text: str,
         raise RuntimeError('expected the model to run its neck once for one '
                            f'image and expression, but it ran {len(calls)} '
                            'times.')
+    if calls[0][level] is None:
+        raise ValueError(f'level {level} is not fused with the text (the '
+                         f'neck fuses only its deepest {neck.text_levels} '
+                         'levels, text_levels); pick one of those.')
     maps = {k: v[0].cpu().numpy() for k, v in calls[0][level].items()}
     ids, real = result['token_ids'], result['token_mask']
     pad_h, pad_w = result['pad_shape']

@@ -24,7 +24,9 @@ class HLANeck(BaseModule):
     (B, D) and ``word_padding_mask`` (B, L). mmseg heads that pick maps by
     ``in_index`` in ``0..n-1`` work unchanged. ``return_attention=True``
     also returns every level's LWA maps; :func:`record_attention` collects
-    them from a whole model's forward.
+    them from a whole model's forward. With ``image_index``, the visual
+    maps are those of the distinct images and what needs no text is
+    computed once per image (see :meth:`forward`).
 
     Args:
         in_channels (Sequence[int]): Channels of each visual level.
