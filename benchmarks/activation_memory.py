@@ -8,8 +8,10 @@ training step: forward, focal + dice at 416 px, backward, AdamW on the
 trainable parameters (as ``benchmarks/train_step.py``).
 
 - memory: each (batch, arm) in a fresh process; peak resident memory
-  (VmHWM) over one warm-up and the timed steps, reset after the model and
-  optimizer are built, so the build's transient does not count. CPU RSS
+  (VmHWM) over ``1 + steps`` steps, reset after the model is built and
+  AdamW's state allocated (a step on zero gradients), so the build's
+  transient does not count and the first step already holds what every
+  later one does. CPU RSS
   is a proxy for GPU memory. Fitting peak = fixed + per_sample * batch
   over the batch sizes gives the activation memory per sample (slope)
   and the fixed part (intercept; weights, gradients, optimizer state and
@@ -80,6 +82,13 @@ def training_step(batch, checkpointing):
         loss.backward()
         optim.step()
 
+    def allocate_optimizer_state():
+        for p in params:
+            p.grad = torch.zeros_like(p)
+        optim.step()
+        optim.zero_grad()
+
+    step.allocate_optimizer_state = allocate_optimizer_state
     return model, step
 
 
@@ -87,6 +96,7 @@ def memory_arm(batch, checkpointing, steps):
     """Peak memory of the training steps, in this (fresh) process."""
     runtime = memory_status()['VmRSS']  # libraries, no model yet
     _, step = training_step(batch, checkpointing)
+    step.allocate_optimizer_state()
     built = memory_status()['VmRSS']
     reset_peak()
     times = []
@@ -94,11 +104,11 @@ def memory_arm(batch, checkpointing, steps):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    return dict(batch=batch, checkpointing=checkpointing,
+    return dict(batch=batch, checkpointing=checkpointing, steps=steps + 1,
                 runtime_gib=round(runtime, 3),
                 model_built_gib=round(built, 3),
                 peak_gib=round(memory_status()['VmHWM'], 3),
-                step_s=round(statistics.median(times[1:]), 2))
+                step_s=round(statistics.median(times[1:] or times), 2))
 
 
 def timing(batch, steps):
@@ -219,7 +229,8 @@ def main():
                         help='batch sizes timed back to back (default: '
                         '--batches)')
     parser.add_argument('--steps', type=int, default=2,
-                        help='timed steps after one warm-up')
+                        help='timed steps after one warm-up (memory: 0 '
+                        'runs one step, enough for the peak)')
     parser.add_argument('--memory', type=int, nargs=2,
                         metavar=('BATCH', 'CHECKPOINTING'),
                         help='(internal) one memory arm')
