@@ -28,7 +28,12 @@ model = dict(
         dim=256,
         num_heads=8,
         feedback=True,
-        vwa=True),
+        vwa=True,
+        # levels fused with the text, deepest first: None = all (the
+        # paper); 1 fuses only the deepest, the shallower ones pass their
+        # image-only maps on (with pixel_embeddings='image' below;
+        # benchmarks/inference_breakdown.py)
+        text_levels=None),
     decode_head=dict(
         type='QueryDecodeHead',
         in_channels=256,
