@@ -22,7 +22,7 @@ default_hooks = dict(
         type='TrainableCheckpointHook', by_epoch=True, interval=5,
         max_keep_ckpts=3, save_best='mIoU', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    visualization=dict(type='ReferringVisualizationHook'))
 log_processor = dict(by_epoch=True)
 # Batch 32 over GPUs (4 x 8); with another total batch, mmengine rescales the
 # lr linearly when run with --cfg-options auto_scale_lr.enable=True.

@@ -26,5 +26,6 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # validation overlays (one batch in 20) in the work dir's vis_data;
     # tools/test.py --show-dir writes them for the test set
-    visualization=dict(type='SegVisualizationHook', draw=True, interval=20))
+    visualization=dict(
+        type='ReferringVisualizationHook', draw=True, interval=20))
 log_processor = dict(by_epoch=False)
