@@ -19,7 +19,8 @@ trainable parameters (as ``benchmarks/train_step.py``).
   hold).
 - time: per batch size one process times the two arms back to back each
   round (round 0 warms up, the order alternates), the ratio is the median
-  of the per-round ratios.
+  of the per-round ratios; of wall time and of the process's CPU time
+  (less sensitive to other processes on a shared machine).
 - batch per GPU (an estimate until a GPU run replaces it):
   ``floor((0.9 * G - 1 GiB - (fixed - runtime)) / per_sample)``: 1 GiB
   for the CUDA context and cuBLAS/cuDNN workspaces, 10% of the card for
@@ -119,18 +120,22 @@ def timing(batch, steps):
         t = {}
         for on in ((False, True) if r % 2 else (True, False)):
             model.backbone.gradient_checkpointing = on
-            start = time.perf_counter()
+            start = time.perf_counter(), time.process_time()
             step()
-            t[on] = time.perf_counter() - start
+            t[on] = (time.perf_counter() - start[0],
+                     time.process_time() - start[1])
         rounds.append(t)
     rounds = rounds[1:]
+
+    def median(fn):
+        return round(statistics.median(fn(t) for t in rounds), 3)
+
     return dict(
         batch=batch,
-        step_s=round(statistics.median(t[False] for t in rounds), 2),
-        step_checkpointed_s=round(
-            statistics.median(t[True] for t in rounds), 2),
-        ratio=round(statistics.median(t[True] / t[False] for t in rounds),
-                    3))
+        step_s=median(lambda t: t[False][0]),
+        step_checkpointed_s=median(lambda t: t[True][0]),
+        ratio=median(lambda t: t[True][0] / t[False][0]),
+        cpu_ratio=median(lambda t: t[True][1] / t[False][1]))
 
 
 def flops(model=None, size=416):
