@@ -22,6 +22,9 @@ def test_test_run_draws_each_sentence_without_training_data(tmp_path):
                                batch_size=4)
     cfg.default_hooks.visualization.update(draw=True, interval=1)
     cfg.visualizer.save_dir = str(tmp_path / 'overlays')
+    # a visualizer is a process-wide instance per name: another test's
+    # would keep its own folder
+    cfg.visualizer.name = f'overlays_{tmp_path.name}'
     runner = Runner.from_cfg(cfg)
     runner.test()
     sentences = len(runner.test_dataloader.dataset)
