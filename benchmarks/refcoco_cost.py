@@ -15,10 +15,10 @@ Formula, per epoch of RefCOCO train (42,404 refs):
   compute_s = refs * flops_per_ref * grouped / (gpus * peak * utilisation)
   loading_s = refs / (gpus * workers_per_gpu * samples_per_worker_s)
   epoch_s = max(compute_s, loading_s)
-with peak the GPU's dense throughput at the run's precision: fp32 (the
-configs' default; torch leaves TF32 matmuls off) A100 19.5, H100 SXM 67
-TFLOP/s; ``tools/train.py --amp`` (16-bit tensor cores) A100 312, H100 SXM
-989 TFLOP/s. Validation (RefCOCO val, 10,834 sentences, forward only, each
+with peak the GPU's dense throughput at the run's precision: mixed
+precision (the RefCOCO configs' ``AmpOptimWrapper``, 16-bit tensor cores)
+A100 312, H100 SXM 989 TFLOP/s; fp32 (``optim_wrapper.type=OptimWrapper``;
+torch leaves TF32 matmuls off) A100 19.5, H100 SXM 67 TFLOP/s. Validation (RefCOCO val, 10,834 sentences, forward only, each
 image once) is added per epoch: max(its FLOPs / throughput, its loading).
 Usage: python benchmarks/refcoco_cost.py [--utilisation 0.35] [--gpus 4]
        [--workers 4] [--epochs 50]
