@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Usage: tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
+#        tools/dist_test.sh --model FOLDER_OR_HUB_ID GPUS [test.py options]
 # e.g. tools/dist_test.sh configs/haris_refcoco.py CKPT 4 --splits all
-CONFIG=$1
-CHECKPOINT=$2
+if [ "$1" = --model ]; then
+  MODEL=(--model "$2")
+else
+  MODEL=("$1" "$2")
+fi
 GPUS=$3
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
@@ -18,6 +22,5 @@ python -m torch.distributed.run \
     --nproc_per_node=$GPUS \
     --master_port=$PORT \
     "$DIR/test.py" \
-    "$CONFIG" \
-    "$CHECKPOINT" \
-    --launcher pytorch ${@:4}
+    "${MODEL[@]}" \
+    --launcher pytorch "${@:4}"
