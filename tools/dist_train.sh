@@ -18,4 +18,4 @@ python -m torch.distributed.run \
     --master_port=$PORT \
     "$DIR/train.py" \
     "$CONFIG" \
-    --launcher pytorch ${@:3}
+    --launcher pytorch "${@:3}"
