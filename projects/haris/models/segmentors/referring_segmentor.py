@@ -78,12 +78,20 @@ class ReferringSegmentor(EncoderDecoder):
         text = (feats['words'], feats['sentence'], feats['word_padding_mask'])
         if image_index is None:
             return self.neck(visual, *text)
-        if 'image_index' in inspect.signature(self.neck.forward).parameters:
+        if self.neck_takes_image_index():
             # the neck works once per image where no text enters
             return self.neck(visual, *text, image_index=image_index)
         # a neck that takes one map per sentence
         return self.neck([v.index_select(0, image_index) for v in visual],
                          *text)
+
+    def neck_takes_image_index(self) -> bool:
+        """Whether the neck's ``forward`` accepts ``image_index`` (read
+        from its signature once, not at every batch)."""
+        if getattr(self, '_neck_takes_image_index', None) is None:
+            self._neck_takes_image_index = 'image_index' in \
+                inspect.signature(self.neck.forward).parameters
+        return self._neck_takes_image_index
 
     @staticmethod
     def group_images(
