@@ -34,13 +34,13 @@ class ReferringVisualizationHook(SegVisualizationHook):
         if mode != 'test':
             super()._after_iter(runner, batch_idx, data_batch, outputs, mode)
             return
-        if self.draw is False:
-            return
-        first = batch_idx * len(outputs)
-        if not self.every_n_inner_iters(batch_idx, self.interval):
+        if self.draw is False or not self.every_n_inner_iters(
+                batch_idx, self.interval):
             return
         for k, output in enumerate(outputs):
-            step = output.metainfo.get('sample_idx', first + k)
+            # PackReferringInputs sets sample_idx; else the batch position
+            step = output.metainfo.get('sample_idx',
+                                       batch_idx * len(outputs) + k)
             image = read_image(output.img_path)[..., ::-1]  # RGB
             self._visualizer.add_datasample(
                 f'test_{osp.basename(output.img_path)}',
